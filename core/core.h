@@ -1,0 +1,361 @@
+/* Internal declarations shared by the core's files.  Plugins never see this:
+ * their whole world is include/revops/revops.h. */
+#ifndef REVOPS_CORE_H
+#define REVOPS_CORE_H
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <revops/revops.h>
+
+/* Exit codes (documented in revops(1)); the numbers follow sysexits.h. */
+enum {
+    EXIT_RUN_OK = 0,
+    EXIT_RUN_FAILED = 1,      /* a pipeline failed */
+    EXIT_DELIVERY_FAILED = 3, /* findings produced but some deliveries failed */
+    EXIT_USAGE = 64,          /* EX_USAGE: bad command line */
+    EXIT_DATAERR = 65,        /* EX_DATAERR: bad trigger payload */
+    EXIT_NOINPUT = 66,        /* EX_NOINPUT: config file missing */
+    EXIT_UNAVAILABLE = 69,    /* EX_UNAVAILABLE: a plugin could not be loaded */
+    EXIT_SOFTWARE = 70,       /* EX_SOFTWARE: internal error */
+    EXIT_CONFIG = 78          /* EX_CONFIG: invalid configuration */
+};
+
+/* ------------------------------------------------------------ util.c -- */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t m);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) REVOPS_PRINTF(1, 2);
+char *xvasprintf(const char *fmt, va_list ap);
+
+typedef struct strbuf { char *buf; size_t len, cap; } strbuf;
+void sb_add(strbuf *sb, const char *s, size_t n);
+void sb_puts(strbuf *sb, const char *s);
+void sb_printf(strbuf *sb, const char *fmt, ...) REVOPS_PRINTF(2, 3);
+char *sb_steal(strbuf *sb);
+void sb_free(strbuf *sb);
+
+/* "a/b.conf" + "x.db" -> "a/x.db"; absolute paths are returned as they are. */
+char *path_relative_to(const char *base_file, const char *path);
+double mono_now(void);
+void sleep_seconds(double s);
+/* SHA-256 of data as 64 hex chars + NUL (OpenSSL EVP). */
+void sha256_hex(const void *data, size_t len, char out[65]);
+
+/* ------------------------------------------------------------- log.c -- */
+typedef enum { LOG_FORMAT_TEXT, LOG_FORMAT_JSON } log_format;
+void log_setup(revops_log_level level, log_format fmt);
+revops_log_level log_level(void);
+/* Context fields shown on every line (JSON) or as a prefix (text). */
+void log_set_context(const char *session, const char *pipeline, const char *step);
+void log_msg(revops_log_level level, const char *who, const char *fmt, ...) REVOPS_PRINTF(3, 4);
+void log_vmsg(revops_log_level level, const char *who, const char *fmt, va_list ap);
+int log_level_parse(const char *s, revops_log_level *out);
+#define log_error(...) log_msg(REVOPS_LOG_ERROR, NULL, __VA_ARGS__)
+#define log_warn(...) log_msg(REVOPS_LOG_WARN, NULL, __VA_ARGS__)
+#define log_info(...) log_msg(REVOPS_LOG_INFO, NULL, __VA_ARGS__)
+#define log_debug(...) log_msg(REVOPS_LOG_DEBUG, NULL, __VA_ARGS__)
+
+/* ----------------------------------------------------------- retry.c -- */
+typedef struct retry_policy {
+    double interval;      /* first backoff ceiling, seconds (spec: 5) */
+    double backoff_rate;  /* ceiling multiplier per attempt (spec: 2) */
+    double max_interval;  /* cap on one wait */
+    int max_attempts;     /* total tries including the first (spec: 3) */
+} retry_policy;
+extern const retry_policy retry_policy_default;
+/* Full-jitter wait before try number `attempt` (1-based, > 1):
+ * uniform in [0, min(cap, interval * rate^(attempt-2))]. */
+double retry_delay(const retry_policy *p, int attempt);
+void retry_seed(unsigned long long seed);
+
+/* ------------------------------------------------------------ diag.c -- */
+/* Configuration errors are collected, not thrown: check-config reports every
+ * error at once, each as "file:line: message". */
+typedef struct diag diag;
+diag *diag_new(void);
+void diag_add(diag *d, const char *file, int line, const char *fmt, ...) REVOPS_PRINTF(4, 5);
+size_t diag_count(const diag *d);
+void diag_print(const diag *d, FILE *out);
+void diag_free(diag *d);
+
+/* ------------------------------------------------------------ cron.c -- */
+typedef struct cron_expr {
+    unsigned long long minutes;  /* bit per minute 0..59 */
+    unsigned int hours;          /* 0..23 */
+    unsigned int mdays;          /* 1..31 */
+    unsigned int months;         /* 1..12 */
+    unsigned int wdays;          /* 0..6, Sunday = 0 */
+    int mday_star, wday_star;    /* for the POSIX day-of-month OR day-of-week rule */
+} cron_expr;
+/* 0 on success; else -1 and a message in err. */
+int cron_parse(const char *s, cron_expr *out, char *err, size_t errlen);
+
+/* --------------------------------------------------------- options.c -- */
+#include <libconfig.h>
+
+typedef struct opt_value {
+    const revops_option_def *def;
+    int is_set;           /* the user set it (else: default or unset) */
+    int has_value;        /* is_set or has a default */
+    char *str;            /* STRING, ENUM, DATE, PATH (resolved secret once opened) */
+    int64_t i;
+    double r;
+    int b;
+    char **list;
+    size_t nlist;
+    const char *file;     /* where it was set, for messages */
+    int line;
+} opt_value;
+
+struct revops_options {
+    size_t n;
+    opt_value *v;
+};
+
+/* Validate `group` (may be NULL: only defaults) against `defs`.  Keys listed
+ * in `reserved` belong to the caller.  `what` names the owner in messages
+ * ("source 'warehouse' (plugin sqlite)").  Errors go to d. */
+revops_options *options_from_config(const revops_option_def *defs, const config_setting_t *group,
+                                    const char *const *reserved, const char *what,
+                                    const char *config_path, diag *d);
+void options_free(revops_options *o);
+const opt_value *options_find(const revops_options *o, const char *name);
+/* Resolve the sensitive options' references (env:, file:) in place. */
+int options_resolve_secrets(revops_options *o, const char *what, char *err, size_t errlen);
+const char *option_type_name(revops_option_type t);
+/* Check a single option default against its definition (loader sanity check). */
+int option_default_valid(const revops_option_def *def, char *err, size_t errlen);
+
+/* ---------------------------------------------------------- secret.c -- */
+/* "env:NAME", "file:/path" (refused when group/other may read it) or a
+ * literal.  0 on success; -1 with a message that never contains the secret. */
+int secret_resolve(const char *ref, char **out, char *err, size_t errlen);
+int secret_is_reference(const char *value);
+void secret_wipe_free(char *s);
+
+/* ------------------------------------------------------------ date.c -- */
+int64_t date_days(const char *iso);             /* INT64_MIN when invalid */
+void date_format(int64_t days, char out[11]);
+double clock_now(void);                         /* honours REVOPS_NOW */
+
+/* ---------------------------------------------------------- loader.c -- */
+typedef struct plugin_entry {
+    const revops_plugin *desc;
+    char *path;
+    void *handle;
+} plugin_entry;
+
+typedef struct plugin_set {
+    plugin_entry *v;
+    size_t n;
+    char **refusals;   /* one sentence each, naming the file and the reason */
+    size_t nrefusals;
+} plugin_set;
+
+/* Load every *.so of each directory in the colon-separated list. */
+void loader_load_path(plugin_set *ps, const char *dirs);
+const plugin_entry *plugin_find(const plugin_set *ps, revops_kind kind, const char *name);
+void plugin_set_free(plugin_set *ps);
+const char *kind_name(revops_kind k);
+/* The directories to search: config's plugin_dir, else $REVOPS_PLUGIN_PATH,
+ * else the installed default. */
+const char *plugin_search_path(const char *config_plugin_dir);
+
+/* ---------------------------------------------------------- config.c -- */
+typedef struct conf_instance {
+    char *name;                /* the setting's name: sources.<name> / actions.<name> */
+    revops_kind kind;
+    const plugin_entry *plugin;
+    revops_options *opts;
+    size_t rows_per_chunk;     /* sources */
+    const char *file;
+    int line;
+} conf_instance;
+
+typedef struct conf_input {
+    char *name;                /* the analysis input */
+    conf_instance *source;
+    char *query;
+    int64_t row_limit;
+} conf_input;
+
+typedef struct conf_route {
+    conf_instance *action;
+    unsigned priorities;       /* bit per revops_priority */
+    double min_score;
+} conf_route;
+
+typedef struct conf_pipeline {
+    char *name;
+    char *analysis_type;       /* "A1".."A6" */
+    const plugin_entry *analysis;
+    revops_options *analysis_opts;
+    conf_input *inputs;        /* in the analysis' declared order */
+    size_t ninputs;
+    conf_route *routes;
+    size_t nroutes;
+    char *schedule;            /* cron, may be NULL */
+    int64_t max_opportunities; /* 0: unlimited */
+    retry_policy retry;
+    double timeout;            /* seconds */
+    const char *file;
+    int line;
+} conf_pipeline;
+
+typedef struct revops_config {
+    char *path;
+    char *plugin_dir;          /* as configured (resolved), may be NULL */
+    char *state_dir;
+    revops_log_level log_level;
+    log_format log_format;
+    retry_policy retry;
+    double timeout;
+    char *ca_file, *ca_path, *proxy;
+    double connect_timeout, http_timeout;
+    conf_instance *sources;
+    size_t nsources;
+    conf_instance *actions;
+    size_t nactions;
+    conf_pipeline *pipelines;
+    size_t npipelines;
+    plugin_set plugins;
+    config_t *cfg_keep;        /* owns the file names settings point to */
+} revops_config;
+
+/* Read, load plugins, validate.  Returns NULL with every problem in d
+ * (and exit code EXIT_CONFIG / EXIT_NOINPUT in *exit_code). */
+revops_config *config_load(const char *path, diag *d, int *exit_code);
+void config_free(revops_config *c);
+conf_pipeline *config_pipeline(revops_config *c, const char *name);
+conf_instance *config_source(revops_config *c, const char *name);
+/* Only the plugin_dir setting, for `revops plugins -c FILE` (NULL if none). */
+char *config_read_plugin_dir(const char *path);
+
+/* ------------------------------------------------------------ host.c -- */
+struct revops_instance {
+    revops_kind kind;
+    const char *plugin;          /* plugin name */
+    const char *name;            /* instance name (pipeline name for analyses) */
+    char label[192];             /* "kind:plugin:instance" */
+    char error[1024];            /* last host->error() text */
+    double deadline;             /* mono_now() seconds; 0: none */
+    const retry_policy *retry;
+    const revops_config *cfg;
+    void *ctx;                   /* what open/init returned */
+    size_t http_requests, http_retries;
+};
+void instance_init(revops_instance *in, revops_kind kind, const char *plugin, const char *name,
+                   const revops_config *cfg, const retry_policy *retry);
+extern const revops_host host_services;
+/* Take ownership of a finding emitted through host->emit_finding. */
+struct revops_emitter {
+    revops_finding **v;
+    size_t n, cap;
+    const char *analysis;        /* the pipeline's analysis type, enforced */
+    char error[512];
+};
+
+/* ---------------------------------------------------------- finding.c -- */
+revops_finding *finding_copy(const revops_finding *f);
+void finding_free(revops_finding *f);
+void finding_fingerprint(revops_finding *f);
+/* Check a plugin's finding before the core accepts it; 0 or -1 + err. */
+int finding_validate(const revops_finding *f, const char *analysis, char *err, size_t errlen);
+struct json_object;
+struct json_object *finding_to_json(const revops_finding *f);
+char *finding_json_string(const revops_finding *f);
+/* Order: priority desc, score desc, account id, fingerprint. */
+int finding_cmp(const void *a, const void *b);
+
+/* ----------------------------------------------------------- stream.c -- */
+typedef revops_status (*chunk_cb)(void *data, const revops_chunk *chunk);
+typedef struct stream_stats { int64_t rows; size_t chunks; double process_seconds; } stream_stats;
+revops_stream *stream_new(const char *dataset, const char *source, size_t rows_per_chunk,
+                          const char *required_columns, chunk_cb cb, void *cb_data);
+/* Before a retried fetch: rows already taken will be skipped. */
+void stream_restart(revops_stream *s);
+/* After fetch returned OK: deliver the last chunk. */
+revops_status stream_finish(revops_stream *s);
+const char *stream_error(const revops_stream *s);
+stream_stats stream_get_stats(const revops_stream *s);
+void stream_free(revops_stream *s);
+/* The host services sources call (host->stream_*). */
+revops_status stream_columns_impl(revops_stream *s, size_t n, const revops_column *cols);
+revops_status stream_row_impl(revops_stream *s, const revops_value *cells);
+void stream_total_impl(revops_stream *s, int64_t total);
+/* The spec's chunk JSON; for an error pass chunk == NULL and error text. */
+struct json_object *chunk_to_json(const revops_chunk *c, const char *error, const char *query, const char *source);
+
+/* ------------------------------------------------------------ http.c -- */
+revops_status http_request(revops_instance *self, const revops_http_request *req, revops_http_response *resp);
+void http_response_free(revops_http_response *resp);
+void http_global_init(void);
+void http_global_cleanup(void);
+
+/* ------------------------------------------------------------- run.c -- */
+typedef struct run_options {
+    const char *session_id;
+    const char *trigger;           /* "manual", "scheduled", ... */
+    int dry_run;
+    int64_t max_opportunities;     /* -1: the pipeline's own */
+} run_options;
+
+typedef struct input_stats {
+    const char *name, *source;
+    int64_t rows;
+    size_t chunks;
+    int attempts;
+} input_stats;
+
+typedef struct action_stats {
+    const char *name;
+    size_t routed, delivered, failed, retried;
+    char last_error[256];
+} action_stats;
+
+enum { STEP_GATHER, STEP_PROCESS, STEP_ANALYSE, STEP_ACT, STEP_LOG, STEP_COUNT };
+extern const char *const step_names[STEP_COUNT];
+
+typedef struct run_result {
+    const char *pipeline, *analysis;
+    char session_id[128];
+    const char *trigger;
+    const char *status;            /* "ok", "failed", "delivery_failed" */
+    char error[1024];
+    int dry_run;
+    double started_at, seconds;
+    double step_seconds[STEP_COUNT];
+    input_stats *inputs;
+    size_t ninputs;
+    revops_finding **findings;     /* sorted, capped at max_opportunities */
+    size_t nfindings;
+    size_t findings_total;         /* before the cap */
+    size_t by_priority[4];
+    action_stats *actions;
+    size_t nactions;
+} run_result;
+
+int run_pipeline(revops_config *c, conf_pipeline *p, const run_options *o, run_result *r);
+void run_result_free(run_result *r);
+struct json_object *run_result_json(const run_result *r, int with_findings);
+void run_result_print(const run_result *r, const char *format, FILE *out);
+void session_id_default(char *out, size_t n);
+int source_query(revops_config *c, conf_instance *src, const char *dataset, const char *query, size_t rows_per_chunk,
+                 chunk_cb cb, void *cb_data, char *err, size_t errlen);
+
+/* --------------------------------------------------------- trigger.c -- */
+typedef struct trigger_payload {
+    char trigger_type[64];
+    char analysis_type[8];
+    int64_t max_opportunities;     /* -1 when absent */
+    char session_id[128];          /* "" when absent */
+    char target[256];
+    char context[512];
+} trigger_payload;
+/* Parse and validate the spec's EventBridge payload; 0, or -1 + err. */
+int trigger_parse(const char *text, size_t len, trigger_payload *out, char *err, size_t errlen);
+int session_id_valid(const char *s);
+
+#endif

@@ -1,0 +1,234 @@
+/* HTTP for plugins, over libcurl, with retries owned by the core.
+ *
+ * One share handle keeps DNS answers, TLS sessions and connections across
+ * requests, so a source paging through an API reuses its connection.  TLS
+ * peer and host verification stay on: libcurl's defaults, never switched
+ * off; operators point `http.ca_file`/`ca_path` at a private CA instead.
+ * Proxies come from `http.proxy` or libcurl's usual environment variables.
+ *
+ * Transient failures (429, 500/502/503/504, timeouts, refused or dropped
+ * connections) are retried with full-jitter backoff; a Retry-After header
+ * (seconds or HTTP-date) is honoured instead of our own delay, and nothing
+ * waits past the run's deadline. */
+#include "config.h"
+#include "core.h"
+
+#include <curl/curl.h>
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static CURLSH *share;
+
+void http_global_init(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    share = curl_share_init();
+    curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+}
+
+void http_global_cleanup(void)
+{
+    if (share) curl_share_cleanup(share);
+    share = NULL;
+    curl_global_cleanup();
+}
+
+typedef struct exchange {
+    strbuf body;
+    double retry_after;   /* seconds, -1 if none */
+    char *content_type;
+} exchange;
+
+static size_t on_body(char *p, size_t size, size_t n, void *data)
+{
+    exchange *x = data;
+    sb_add(&x->body, p, size * n);
+    return size * n;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *data)
+{
+    exchange *x = data;
+    size_t len = size * n;
+    char line[512];
+    size_t l = len < sizeof line - 1 ? len : sizeof line - 1;
+    memcpy(line, p, l);
+    line[l] = '\0';
+    while (l && (line[l - 1] == '\r' || line[l - 1] == '\n')) line[--l] = '\0';
+    if (strncasecmp(line, "HTTP/", 5) == 0) {  /* a new response (after 100-continue): reset */
+        x->retry_after = -1;
+        free(x->content_type);
+        x->content_type = NULL;
+    } else if (strncasecmp(line, "retry-after:", 12) == 0) {
+        const char *v = line + 12;
+        while (*v == ' ') v++;
+        if (isdigit((unsigned char)*v)) {
+            x->retry_after = strtod(v, NULL);
+        } else {
+            time_t when = curl_getdate(v, NULL);
+            if (when > 0) x->retry_after = fmax(0, (double)when - clock_now());
+        }
+    } else if (strncasecmp(line, "content-type:", 13) == 0) {
+        const char *v = line + 13;
+        while (*v == ' ') v++;
+        free(x->content_type);
+        x->content_type = xstrdup(v);
+    }
+    return len;
+}
+
+static int transient_curl_error(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int transient_status(long st)
+{
+    return st == 429 || st == 500 || st == 502 || st == 503 || st == 504;
+}
+
+/* "https://host/path?token=..." -> "https://host/path": logs never carry
+ * query strings, which is where some APIs put credentials. */
+static void url_for_log(const char *url, char *out, size_t n)
+{
+    size_t l = strcspn(url, "?#");
+    snprintf(out, n, "%.*s", (int)(l < n ? l : n - 1), url);
+}
+
+void http_response_free(revops_http_response *resp)
+{
+    if (!resp) return;
+    free(resp->body);
+    free(resp->content_type);
+    resp->body = resp->content_type = NULL;
+    resp->body_len = 0;
+}
+
+revops_status http_request(revops_instance *self, const revops_http_request *req, revops_http_response *resp)
+{
+    memset(resp, 0, sizeof *resp);
+    const revops_config *cfg = self ? self->cfg : NULL;
+    const retry_policy *rp = self && self->retry ? self->retry : &retry_policy_default;
+    char logurl[256];
+    url_for_log(req->url, logurl, sizeof logurl);
+    const char *method = req->method ? req->method : "GET";
+
+    struct curl_slist *hdrs = NULL;
+    for (size_t i = 0; req->headers && req->headers[i]; i++) hdrs = curl_slist_append(hdrs, req->headers[i]);
+    revops_status result = REVOPS_ERROR;
+    char why[512] = "";
+
+    for (int attempt = 1; attempt <= rp->max_attempts; attempt++) {
+        exchange x = { .retry_after = -1 };
+        CURL *h = curl_easy_init();
+        double left = self && self->deadline > 0 ? self->deadline - mono_now() : INFINITY;
+        double timeout = req->timeout > 0 ? req->timeout : (cfg ? cfg->http_timeout : 60);
+        if (left < timeout) timeout = left;
+        if (timeout <= 0) {
+            snprintf(why, sizeof why, "%s %s: the run's deadline has passed", method, logurl);
+            result = REVOPS_RETRY;
+            curl_easy_cleanup(h);
+            break;
+        }
+        curl_easy_setopt(h, CURLOPT_URL, req->url);
+        curl_easy_setopt(h, CURLOPT_SHARE, share);
+        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+        if (strcmp(method, "HEAD") == 0) curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+        if (req->body) {
+            curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body);
+            curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+        }
+        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(timeout * 1000));
+        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)((cfg ? cfg->connect_timeout : 10) * 1000));
+        curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");  /* gzip/deflate/br as this libcurl supports */
+#if LIBCURL_VERSION_NUM >= 0x075500
+        curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+        curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+        curl_easy_setopt(h, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
+        if (cfg && cfg->ca_file) curl_easy_setopt(h, CURLOPT_CAINFO, cfg->ca_file);
+        if (cfg && cfg->ca_path) curl_easy_setopt(h, CURLOPT_CAPATH, cfg->ca_path);
+        if (cfg && cfg->proxy) curl_easy_setopt(h, CURLOPT_PROXY, cfg->proxy);
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
+        curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
+
+        CURLcode rc = curl_easy_perform(h);
+        long status = 0;
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_cleanup(h);
+        if (self) self->http_requests++;
+        resp->attempts = attempt;
+        resp->status = status;
+
+        int transient;
+        if (rc != CURLE_OK) {
+            transient = transient_curl_error(rc);
+            snprintf(why, sizeof why, "%s %s: %s", method, logurl, curl_easy_strerror(rc));
+        } else {
+            transient = transient_status(status);
+            snprintf(why, sizeof why, "%s %s: HTTP %ld", method, logurl, status);
+        }
+        log_msg(REVOPS_LOG_DEBUG, self ? self->label : NULL, "%s (attempt %d of %d)", why, attempt, rp->max_attempts);
+        if (rc == CURLE_OK && !transient) {
+            http_response_free(resp);
+            resp->status = status;
+            resp->attempts = attempt;
+            resp->body_len = x.body.len;
+            resp->body = sb_steal(&x.body);
+            resp->content_type = x.content_type;
+            result = REVOPS_OK;
+            break;
+        }
+        /* Keep the last failed body: an API's error text helps the operator. */
+        http_response_free(resp);
+        resp->status = status;
+        resp->attempts = attempt;
+        resp->body_len = x.body.len;
+        resp->body = sb_steal(&x.body);
+        resp->content_type = x.content_type;
+        if (!transient) {
+            result = REVOPS_ERROR;
+            break;
+        }
+        result = REVOPS_RETRY;
+        if (attempt == rp->max_attempts) break;
+        double wait = x.retry_after >= 0 ? x.retry_after : retry_delay(rp, attempt + 1);
+        double left_now = self && self->deadline > 0 ? self->deadline - mono_now() : INFINITY;
+        if (wait >= left_now) {
+            snprintf(why + strlen(why), sizeof why - strlen(why), "; a retry in %.1fs would pass the run's deadline", wait);
+            break;
+        }
+        log_msg(REVOPS_LOG_INFO, self ? self->label : NULL, "%s; retrying in %.2fs%s", why, wait,
+                x.retry_after >= 0 ? " (Retry-After)" : "");
+        if (self) self->http_retries++;
+        sleep_seconds(wait);
+    }
+    curl_slist_free_all(hdrs);
+    if (result != REVOPS_OK && self)
+        snprintf(self->error, sizeof self->error, "%s%s", why,
+                 result == REVOPS_RETRY ? " (transient; retries exhausted)" : "");
+    return result;
+}

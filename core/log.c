@@ -1,0 +1,90 @@
+/* Logging to stderr as text or JSON lines.  Every line carries the session,
+ * pipeline and step it belongs to, and the `[kind:plugin:instance]` of the
+ * plugin that wrote it, so an operator can grep one run out of a busy log. */
+#include "config.h"
+#include "core.h"
+
+#include <json-c/json.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <sys/time.h>
+
+static revops_log_level cur_level = REVOPS_LOG_INFO;
+static log_format cur_format = LOG_FORMAT_TEXT;
+static char ctx_session[128], ctx_pipeline[128], ctx_step[32];
+
+static const char *level_names[] = { "error", "warn", "info", "debug" };
+
+void log_setup(revops_log_level level, log_format fmt)
+{
+    cur_level = level;
+    cur_format = fmt;
+}
+
+revops_log_level log_level(void)
+{
+    return cur_level;
+}
+
+int log_level_parse(const char *s, revops_log_level *out)
+{
+    for (int i = 0; i < 4; i++)
+        if (strcasecmp(s, level_names[i]) == 0) {
+            *out = (revops_log_level)i;
+            return 0;
+        }
+    return -1;
+}
+
+static void copy_field(char *dst, size_t n, const char *src)
+{
+    snprintf(dst, n, "%s", src ? src : "");
+}
+
+void log_set_context(const char *session, const char *pipeline, const char *step)
+{
+    copy_field(ctx_session, sizeof ctx_session, session);
+    copy_field(ctx_pipeline, sizeof ctx_pipeline, pipeline);
+    copy_field(ctx_step, sizeof ctx_step, step);
+}
+
+void log_vmsg(revops_log_level level, const char *who, const char *fmt, va_list ap)
+{
+    if (level > cur_level) return;
+    char *msg = xvasprintf(fmt, ap);
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    struct tm tm;
+    gmtime_r(&tv.tv_sec, &tm);
+    char ts[40];
+    snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+             (int)(tv.tv_usec / 1000));
+    if (cur_format == LOG_FORMAT_JSON) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "ts", json_object_new_string(ts));
+        json_object_object_add(o, "level", json_object_new_string(level_names[level]));
+        if (ctx_session[0]) json_object_object_add(o, "session", json_object_new_string(ctx_session));
+        if (ctx_pipeline[0]) json_object_object_add(o, "pipeline", json_object_new_string(ctx_pipeline));
+        if (ctx_step[0]) json_object_object_add(o, "step", json_object_new_string(ctx_step));
+        if (who) json_object_object_add(o, "plugin", json_object_new_string(who));
+        json_object_object_add(o, "msg", json_object_new_string(msg));
+        fprintf(stderr, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(o);
+    } else {
+        fprintf(stderr, "%s %-5s ", ts, level_names[level]);
+        if (ctx_pipeline[0]) fprintf(stderr, "%s/%s ", ctx_pipeline, ctx_step[0] ? ctx_step : "-");
+        if (who) fprintf(stderr, "[%s] ", who);
+        fprintf(stderr, "%s\n", msg);
+    }
+    free(msg);
+}
+
+void log_msg(revops_log_level level, const char *who, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_vmsg(level, who, fmt, ap);
+    va_end(ap);
+}

@@ -1,0 +1,551 @@
+/* One run of one pipeline: the spec's state machine
+ *   gather -> process -> analyse -> act -> log
+ * with per-step retry of transient errors (full-jitter backoff, spec
+ * defaults 5 s x2, 3 attempts), a run deadline (spec: 15 minutes) and a run
+ * record.  Sources stream rows, the core cuts chunks and the analysis
+ * consumes them as they arrive, so the first three steps interleave; their
+ * times are accounted separately. */
+#include "config.h"
+#include "core.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+const char *const step_names[STEP_COUNT] = { "gather", "process", "analyse", "act", "log" };
+
+void session_id_default(char *out, size_t n)
+{
+    time_t t = (time_t)clock_now();
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, n, "analysis_%Y%m%d_%H%M%S", &tm);
+}
+
+typedef struct run_ctx {
+    revops_config *cfg;
+    conf_pipeline *p;
+    run_result *r;
+    double deadline;
+    revops_instance analysis;
+    void *state;
+    double analyse_seconds_in_fetch;
+} run_ctx;
+
+static int past_deadline(const run_ctx *rc)
+{
+    return mono_now() > rc->deadline;
+}
+
+static revops_status on_chunk(void *data, const revops_chunk *chunk)
+{
+    run_ctx *rc = data;
+    if (past_deadline(rc)) {
+        snprintf(rc->r->error, sizeof rc->r->error, "the run's deadline of %gs passed while reading input '%s'",
+                 rc->p->timeout, chunk->dataset);
+        return REVOPS_ERROR;
+    }
+    double t0 = mono_now();
+    log_msg(REVOPS_LOG_DEBUG, rc->analysis.label, "chunk %zu of input '%s': %zu rows", chunk->chunk_index,
+            chunk->dataset, chunk->nrows);
+    revops_status st = rc->p->analysis->desc->vt.analysis->process_chunk(rc->state, chunk);
+    rc->analyse_seconds_in_fetch += mono_now() - t0;
+    if (st != REVOPS_OK)
+        snprintf(rc->r->error, sizeof rc->r->error, "[%s] failed on chunk %zu of input '%s': %s", rc->analysis.label,
+                 chunk->chunk_index, chunk->dataset, rc->analysis.error[0] ? rc->analysis.error : "no reason given");
+    return st;
+}
+
+/* Call fn until it returns OK or ERROR, or the attempts run out.  The wait
+ * before each retry is full-jitter backoff, never past the deadline. */
+typedef revops_status (*step_fn)(void *arg);
+static revops_status retry_loop(const retry_policy *rp, double deadline, revops_instance *who, const char *what,
+                                step_fn fn, void *arg, int *attempts)
+{
+    revops_status st = REVOPS_ERROR;
+    for (int attempt = 1; attempt <= rp->max_attempts; attempt++) {
+        if (attempts) *attempts = attempt;
+        who->error[0] = '\0';
+        st = fn(arg);
+        if (st != REVOPS_RETRY) return st;
+        if (attempt == rp->max_attempts) break;
+        double wait = retry_delay(rp, attempt + 1);
+        if (mono_now() + wait > deadline) {
+            log_msg(REVOPS_LOG_WARN, who->label, "%s: %s; no retry, the run's deadline is near", what, who->error);
+            break;
+        }
+        log_msg(REVOPS_LOG_WARN, who->label, "%s: %s; retry %d of %d in %.2fs", what,
+                who->error[0] ? who->error : "transient failure", attempt, rp->max_attempts - 1, wait);
+        sleep_seconds(wait);
+    }
+    return st;
+}
+
+static revops_status with_retry(run_ctx *rc, revops_instance *who, const char *what, step_fn fn, void *arg, int *attempts)
+{
+    return retry_loop(&rc->p->retry, rc->deadline, who, what, fn, arg, attempts);
+}
+
+typedef struct open_arg {
+    conf_instance *ci;
+    revops_instance *in;
+} open_arg;
+
+static revops_status do_open(void *arg)
+{
+    open_arg *a = arg;
+    const revops_plugin *d = a->ci->plugin->desc;
+    if (d->kind == REVOPS_KIND_SOURCE) return d->vt.source->open(a->in, &host_services, a->ci->opts, &a->in->ctx);
+    return d->vt.action->open(a->in, &host_services, a->ci->opts, &a->in->ctx);
+}
+
+static int open_with(const revops_config *cfg, const retry_policy *rp, double deadline, conf_instance *ci,
+                     revops_instance *in, char *err, size_t errlen)
+{
+    instance_init(in, ci->kind, ci->plugin->desc->name, ci->name, cfg, rp);
+    in->deadline = deadline;
+    if (options_resolve_secrets(ci->opts, in->label, err, errlen) < 0) return -1;
+    open_arg a = { ci, in };
+    if (retry_loop(rp, deadline, in, "open", do_open, &a, NULL) != REVOPS_OK) {
+        snprintf(err, errlen, "[%s] could not open: %s", in->label, in->error[0] ? in->error : "no reason given");
+        return -1;
+    }
+    return 0;
+}
+
+static int open_instance(run_ctx *rc, conf_instance *ci, revops_instance *in)
+{
+    return open_with(rc->cfg, &rc->p->retry, rc->deadline, ci, in, rc->r->error, sizeof rc->r->error);
+}
+
+typedef struct fetch_arg {
+    conf_input *input;
+    revops_instance *in;
+    revops_stream *stream;
+    int started;
+} fetch_arg;
+
+static revops_status do_fetch(void *arg)
+{
+    fetch_arg *a = arg;
+    if (a->started) stream_restart(a->stream);
+    a->started = 1;
+    revops_query q = { a->input->name, a->input->query, a->input->row_limit };
+    revops_status st = a->input->source->plugin->desc->vt.source->fetch(a->in->ctx, &q, a->stream);
+    /* A consumer-side failure (deadline, analysis error, missing column) is
+     * final whatever the source returned. */
+    if (stream_error(a->stream) && st == REVOPS_OK) st = REVOPS_ERROR;
+    if (st == REVOPS_OK) st = stream_finish(a->stream);
+    return st;
+}
+
+static const char *input_columns(const conf_pipeline *p, const char *name)
+{
+    const revops_input_def *defs = p->analysis->desc->vt.analysis->inputs;
+    for (size_t i = 0; defs && defs[i].name; i++)
+        if (strcmp(defs[i].name, name) == 0) return defs[i].columns;
+    return NULL;
+}
+
+/* gather + process + analyse(process_chunk) for every input, in order. */
+static int gather(run_ctx *rc, revops_instance *sources)
+{
+    run_result *r = rc->r;
+    for (size_t i = 0; i < rc->p->ninputs; i++) {
+        conf_input *input = &rc->p->inputs[i];
+        size_t si = (size_t)(input->source - rc->cfg->sources);
+        revops_instance *in = &sources[si];
+        log_set_context(r->session_id, r->pipeline, "gather");
+        revops_stream *s = stream_new(input->name, input->source->name, input->source->rows_per_chunk,
+                                      input_columns(rc->p, input->name), on_chunk, rc);
+        fetch_arg a = { input, in, s, 0 };
+        double t0 = mono_now(), analyse0 = rc->analyse_seconds_in_fetch;
+        int attempts = 0;
+        revops_status st = with_retry(rc, in, "fetch", do_fetch, &a, &attempts);
+        double elapsed = mono_now() - t0;
+        stream_stats ss = stream_get_stats(s);
+        double analysed = rc->analyse_seconds_in_fetch - analyse0;
+        r->step_seconds[STEP_PROCESS] += ss.process_seconds;
+        r->step_seconds[STEP_ANALYSE] += analysed;
+        r->step_seconds[STEP_GATHER] += fmax(0, elapsed - ss.process_seconds - analysed);
+        input_stats *is = &r->inputs[i];
+        is->name = input->name;
+        is->source = input->source->name;
+        is->rows = ss.rows;
+        is->chunks = ss.chunks;
+        is->attempts = attempts;
+        if (st != REVOPS_OK) {
+            if (!r->error[0]) {
+                if (stream_error(s))
+                    snprintf(r->error, sizeof r->error, "%s", stream_error(s));
+                else
+                    snprintf(r->error, sizeof r->error, "[%s] input '%s' failed after %d attempt%s: %s", in->label,
+                             input->name, attempts, attempts == 1 ? "" : "s", in->error[0] ? in->error : "no reason given");
+            }
+            stream_free(s);
+            return -1;
+        }
+        log_msg(REVOPS_LOG_INFO, in->label, "input '%s': %lld rows in %zu chunk%s", input->name, (long long)ss.rows,
+                ss.chunks, ss.chunks == 1 ? "" : "s");
+        stream_free(s);
+    }
+    return 0;
+}
+
+static int analyse(run_ctx *rc, int64_t cap)
+{
+    run_result *r = rc->r;
+    log_set_context(r->session_id, r->pipeline, "analyse");
+    revops_emitter em = { .analysis = rc->p->analysis_type };
+    double t0 = mono_now();
+    revops_status st = rc->p->analysis->desc->vt.analysis->finalize(rc->state, &em);
+    r->step_seconds[STEP_ANALYSE] += mono_now() - t0;
+    if (st != REVOPS_OK || em.error[0]) {
+        snprintf(r->error, sizeof r->error, "[%s] finalize failed: %s", rc->analysis.label,
+                 em.error[0] ? em.error : rc->analysis.error[0] ? rc->analysis.error : "no reason given");
+        for (size_t i = 0; i < em.n; i++) finding_free(em.v[i]);
+        free(em.v);
+        return -1;
+    }
+    qsort(em.v, em.n, sizeof *em.v, finding_cmp);
+    r->findings_total = em.n;
+    size_t keep = cap > 0 && (size_t)cap < em.n ? (size_t)cap : em.n;
+    for (size_t i = keep; i < em.n; i++) finding_free(em.v[i]);
+    if (keep < em.n)
+        log_msg(REVOPS_LOG_INFO, rc->analysis.label, "max_opportunities = %lld: keeping the %zu highest of %zu findings",
+                (long long)cap, keep, em.n);
+    r->findings = em.v;
+    r->nfindings = keep;
+    for (size_t i = 0; i < keep; i++) r->by_priority[r->findings[i]->priority]++;
+    return 0;
+}
+
+static int routed(const conf_route *rt, const revops_finding *f)
+{
+    return (rt->priorities & (1u << f->priority)) && f->score >= rt->min_score;
+}
+
+/* Deliver each route's findings; results that say RETRY are delivered again
+ * (only those) with backoff, within the deadline. */
+static void act(run_ctx *rc)
+{
+    run_result *r = rc->r;
+    conf_pipeline *p = rc->p;
+    log_set_context(r->session_id, r->pipeline, "act");
+    double t0 = mono_now();
+    r->actions = xcalloc(p->nroutes, sizeof *r->actions);
+    r->nactions = p->nroutes;
+    for (size_t k = 0; k < p->nroutes; k++) {
+        conf_route *rt = &p->routes[k];
+        action_stats *as = &r->actions[k];
+        as->name = rt->action->name;
+        const revops_finding **batch = xcalloc(r->nfindings, sizeof *batch);
+        size_t n = 0;
+        for (size_t i = 0; i < r->nfindings; i++)
+            if (routed(rt, r->findings[i])) batch[n++] = r->findings[i];
+        as->routed = n;
+        if (r->dry_run) {
+            log_msg(REVOPS_LOG_INFO, NULL, "dry run: would deliver %zu finding%s to action '%s'", n, n == 1 ? "" : "s", as->name);
+            free(batch);
+            continue;
+        }
+        revops_instance in;
+        if (open_instance(rc, rt->action, &in) < 0) {
+            as->failed = n;
+            snprintf(as->last_error, sizeof as->last_error, "%s", r->error);
+            r->error[0] = '\0';
+            log_msg(REVOPS_LOG_ERROR, NULL, "%s", as->last_error);
+            free(batch);
+            continue;
+        }
+        revops_delivery *res = xcalloc(n ? n : 1, sizeof *res);
+        size_t pending = n;
+        for (int attempt = 1; pending > 0 && attempt <= p->retry.max_attempts; attempt++) {
+            revops_batch b = { r->session_id, r->pipeline, r->analysis, pending, batch, 0 };
+            memset(res, 0, pending * sizeof *res);
+            in.error[0] = '\0';
+            revops_status st = rt->action->plugin->desc->vt.action->deliver(in.ctx, &b, res);
+            size_t still = 0;
+            for (size_t i = 0; i < pending; i++) {
+                revops_status fs = st == REVOPS_OK ? res[i].status : st;
+                const char *why = res[i].message[0] ? res[i].message : in.error[0] ? in.error : "no reason given";
+                if (fs == REVOPS_OK) {
+                    as->delivered++;
+                } else if (fs == REVOPS_RETRY && attempt < p->retry.max_attempts) {
+                    batch[still++] = batch[i];
+                    snprintf(as->last_error, sizeof as->last_error, "%s", why);
+                } else {
+                    as->failed++;
+                    snprintf(as->last_error, sizeof as->last_error, "%s", why);
+                    log_msg(REVOPS_LOG_ERROR, in.label, "finding %.12s (account %s) not delivered: %s", batch[i]->fingerprint,
+                            batch[i]->account_id, why);
+                }
+            }
+            if (still) {
+                double wait = retry_delay(&p->retry, attempt + 1);
+                if (mono_now() + wait > rc->deadline) {
+                    as->failed += still;
+                    break;
+                }
+                as->retried += still;
+                log_msg(REVOPS_LOG_WARN, in.label, "%zu deliver%s will be retried in %.2fs: %s", still,
+                        still == 1 ? "y" : "ies", wait, as->last_error);
+                sleep_seconds(wait);
+            }
+            pending = still;
+        }
+        rt->action->plugin->desc->vt.action->close(in.ctx);
+        free(res);
+        free(batch);
+    }
+    r->step_seconds[STEP_ACT] = mono_now() - t0;
+}
+
+static int mkdir_p(const char *path)
+{
+    char *copy = xstrdup(path);
+    for (char *p = copy + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(copy, 0750) < 0 && errno != EEXIST) {
+            free(copy);
+            return -1;
+        }
+        *p = '/';
+    }
+    int rc = mkdir(copy, 0750) < 0 && errno != EEXIST ? -1 : 0;
+    free(copy);
+    return rc;
+}
+
+/* The spec's LogAnalytics step: one JSON line per run in
+ * state_dir/runs.jsonl.  Failing to write it is reported, not fatal: the
+ * findings were already delivered. */
+static void log_run(run_ctx *rc)
+{
+    run_result *r = rc->r;
+    log_set_context(r->session_id, r->pipeline, "log");
+    double t0 = mono_now();
+    char *path = xasprintf("%s/runs.jsonl", rc->cfg->state_dir);
+    FILE *f = NULL;
+    if (mkdir_p(rc->cfg->state_dir) == 0) f = fopen(path, "a");
+    if (!f) {
+        log_warn("cannot record the run in %s: %s", path, strerror(errno));
+    } else {
+        r->step_seconds[STEP_LOG] = mono_now() - t0;
+        json_object *o = run_result_json(r, 0);
+        fprintf(f, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(o);
+        if (fclose(f) != 0) log_warn("cannot record the run in %s: %s", path, strerror(errno));
+    }
+    free(path);
+    r->step_seconds[STEP_LOG] = mono_now() - t0;
+}
+
+int run_pipeline(revops_config *c, conf_pipeline *p, const run_options *o, run_result *r)
+{
+    memset(r, 0, sizeof *r);
+    r->pipeline = p->name;
+    r->analysis = p->analysis_type;
+    r->trigger = o->trigger ? o->trigger : "manual";
+    r->dry_run = o->dry_run;
+    r->status = "failed";
+    if (o->session_id) snprintf(r->session_id, sizeof r->session_id, "%s", o->session_id);
+    else session_id_default(r->session_id, sizeof r->session_id);
+    r->started_at = clock_now();
+    double t_start = mono_now();
+    run_ctx rc = { c, p, r, t_start + p->timeout, { 0 }, NULL, 0 };
+    r->inputs = xcalloc(p->ninputs ? p->ninputs : 1, sizeof *r->inputs);
+    r->ninputs = p->ninputs;
+    log_set_context(r->session_id, r->pipeline, "gather");
+    log_info("run started: analysis %s, %zu input%s, trigger %s%s", p->analysis_type, p->ninputs,
+             p->ninputs == 1 ? "" : "s", r->trigger, o->dry_run ? ", dry run" : "");
+
+    /* Open each source this pipeline reads, once. */
+    revops_instance *sources = xcalloc(c->nsources ? c->nsources : 1, sizeof *sources);
+    int *opened = xcalloc(c->nsources ? c->nsources : 1, sizeof *opened);
+    int ok = 1;
+    for (size_t i = 0; ok && i < p->ninputs; i++) {
+        size_t si = (size_t)(p->inputs[i].source - c->sources);
+        if (opened[si]) continue;
+        if (open_instance(&rc, &c->sources[si], &sources[si]) < 0) ok = 0;
+        else opened[si] = 1;
+    }
+    const revops_run_info info = { r->session_id, p->name, p->analysis_type, r->trigger,
+                                   o->max_opportunities >= 0 ? o->max_opportunities : p->max_opportunities, r->started_at };
+    instance_init(&rc.analysis, REVOPS_KIND_ANALYSIS, p->analysis->desc->name, p->name, c, &p->retry);
+    rc.analysis.deadline = rc.deadline;
+    int initialised = 0;
+    if (ok) {
+        if (p->analysis->desc->vt.analysis->init(&rc.analysis, &host_services, p->analysis_opts, &info, &rc.state) != REVOPS_OK) {
+            snprintf(r->error, sizeof r->error, "[%s] init failed: %s", rc.analysis.label,
+                     rc.analysis.error[0] ? rc.analysis.error : "no reason given");
+            ok = 0;
+        } else {
+            initialised = 1;
+        }
+    }
+    if (ok && gather(&rc, sources) < 0) ok = 0;
+    for (size_t i = 0; i < c->nsources; i++)
+        if (opened[i]) c->sources[i].plugin->desc->vt.source->close(sources[i].ctx);
+    free(sources);
+    free(opened);
+    if (ok && analyse(&rc, info.max_opportunities) < 0) ok = 0;
+    if (initialised) p->analysis->desc->vt.analysis->destroy(rc.state);
+    if (ok) {
+        act(&rc);
+        r->status = "ok";
+        for (size_t k = 0; k < r->nactions; k++)
+            if (r->actions[k].failed) r->status = "delivery_failed";
+    }
+    r->seconds = mono_now() - t_start;
+    log_run(&rc);
+    r->seconds = mono_now() - t_start;
+    log_set_context(r->session_id, r->pipeline, NULL);
+    if (ok) log_info("run finished: %zu finding%s in %.2fs", r->nfindings, r->nfindings == 1 ? "" : "s", r->seconds);
+    else log_error("run failed: %s", r->error);
+    log_set_context(NULL, NULL, NULL);
+    return !ok ? EXIT_RUN_FAILED : strcmp(r->status, "ok") ? EXIT_DELIVERY_FAILED : EXIT_RUN_OK;
+}
+
+void run_result_free(run_result *r)
+{
+    for (size_t i = 0; i < r->nfindings; i++) finding_free(r->findings[i]);
+    free(r->findings);
+    free(r->inputs);
+    free(r->actions);
+    memset(r, 0, sizeof *r);
+}
+
+static json_object *num3(double v)
+{
+    return json_object_new_double(round(v * 1000.0) / 1000.0);
+}
+
+json_object *run_result_json(const run_result *r, int with_findings)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "session_id", json_object_new_string(r->session_id));
+    json_object_object_add(o, "pipeline", json_object_new_string(r->pipeline));
+    json_object_object_add(o, "analysis", json_object_new_string(r->analysis));
+    json_object_object_add(o, "trigger", json_object_new_string(r->trigger));
+    json_object_object_add(o, "status", json_object_new_string(r->status));
+    json_object_object_add(o, "error", r->error[0] ? json_object_new_string(r->error) : NULL);
+    json_object_object_add(o, "dry_run", json_object_new_boolean(r->dry_run));
+    char ts[32];
+    time_t t = (time_t)r->started_at;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    json_object_object_add(o, "started_at", json_object_new_string(ts));
+    json_object_object_add(o, "seconds", num3(r->seconds));
+    json_object *steps = json_object_new_object();
+    for (int s = 0; s < STEP_COUNT; s++) json_object_object_add(steps, step_names[s], num3(r->step_seconds[s]));
+    json_object_object_add(o, "steps", steps);
+    json_object *ins = json_object_new_array();
+    for (size_t i = 0; i < r->ninputs; i++) {
+        if (!r->inputs[i].name) continue;
+        json_object *x = json_object_new_object();
+        json_object_object_add(x, "input", json_object_new_string(r->inputs[i].name));
+        json_object_object_add(x, "source", json_object_new_string(r->inputs[i].source));
+        json_object_object_add(x, "rows", json_object_new_int64(r->inputs[i].rows));
+        json_object_object_add(x, "chunks", json_object_new_int64((int64_t)r->inputs[i].chunks));
+        json_object_object_add(x, "attempts", json_object_new_int(r->inputs[i].attempts));
+        json_object_array_add(ins, x);
+    }
+    json_object_object_add(o, "inputs", ins);
+    json_object *fp = json_object_new_object();
+    for (int pr = REVOPS_PRIORITY_CRITICAL; pr >= REVOPS_PRIORITY_LOW; pr--)
+        json_object_object_add(fp, revops_priority_name((revops_priority)pr), json_object_new_int64((int64_t)r->by_priority[pr]));
+    json_object_object_add(o, "findings_by_priority", fp);
+    json_object_object_add(o, "findings", json_object_new_int64((int64_t)r->nfindings));
+    json_object_object_add(o, "findings_total", json_object_new_int64((int64_t)r->findings_total));
+    json_object *acts = json_object_new_array();
+    for (size_t k = 0; k < r->nactions; k++) {
+        json_object *x = json_object_new_object();
+        json_object_object_add(x, "action", json_object_new_string(r->actions[k].name));
+        json_object_object_add(x, "routed", json_object_new_int64((int64_t)r->actions[k].routed));
+        json_object_object_add(x, "delivered", json_object_new_int64((int64_t)r->actions[k].delivered));
+        json_object_object_add(x, "failed", json_object_new_int64((int64_t)r->actions[k].failed));
+        json_object_object_add(x, "retried", json_object_new_int64((int64_t)r->actions[k].retried));
+        if (r->actions[k].last_error[0])
+            json_object_object_add(x, "last_error", json_object_new_string(r->actions[k].last_error));
+        json_object_array_add(acts, x);
+    }
+    json_object_object_add(o, "actions", acts);
+    if (with_findings) {
+        json_object *fs = json_object_new_array();
+        for (size_t i = 0; i < r->nfindings; i++) json_object_array_add(fs, finding_to_json(r->findings[i]));
+        json_object_object_add(o, "finding_list", fs);
+    }
+    return o;
+}
+
+void run_result_print(const run_result *r, const char *format, FILE *out)
+{
+    int md = strcmp(format, "markdown") == 0;
+    if (md) {
+        fprintf(out, "## Run %s — pipeline `%s` (%s)\n\n", r->session_id, r->pipeline, r->analysis);
+        fprintf(out, "- status: **%s**%s in %.2f s\n", r->status, r->dry_run ? " (dry run)" : "", r->seconds);
+        if (r->error[0]) fprintf(out, "- error: %s\n", r->error);
+        fprintf(out, "\n| step | seconds |\n|---|---|\n");
+        for (int s = 0; s < STEP_COUNT; s++) fprintf(out, "| %s | %.3f |\n", step_names[s], r->step_seconds[s]);
+        fprintf(out, "\n| input | source | rows | chunks | attempts |\n|---|---|---|---|---|\n");
+        for (size_t i = 0; i < r->ninputs; i++)
+            if (r->inputs[i].name)
+                fprintf(out, "| %s | %s | %lld | %zu | %d |\n", r->inputs[i].name, r->inputs[i].source,
+                        (long long)r->inputs[i].rows, r->inputs[i].chunks, r->inputs[i].attempts);
+        fprintf(out, "\nFindings: %zu (critical %zu, high %zu, medium %zu, low %zu)\n", r->nfindings,
+                r->by_priority[3], r->by_priority[2], r->by_priority[1], r->by_priority[0]);
+        if (r->nactions) fprintf(out, "\n| action | routed | delivered | failed |\n|---|---|---|---|\n");
+        for (size_t k = 0; k < r->nactions; k++)
+            fprintf(out, "| %s | %zu | %zu | %zu |\n", r->actions[k].name, r->actions[k].routed,
+                    r->actions[k].delivered, r->actions[k].failed);
+        fputc('\n', out);
+        return;
+    }
+    fprintf(out, "run %s: pipeline %s (%s) %s%s in %.2fs\n", r->session_id, r->pipeline, r->analysis, r->status,
+            r->dry_run ? " (dry run)" : "", r->seconds);
+    if (r->error[0]) fprintf(out, "  error: %s\n", r->error);
+    fprintf(out, "  steps:");
+    for (int s = 0; s < STEP_COUNT; s++) fprintf(out, " %s %.3fs", step_names[s], r->step_seconds[s]);
+    fputc('\n', out);
+    for (size_t i = 0; i < r->ninputs; i++)
+        if (r->inputs[i].name)
+            fprintf(out, "  input %s <- %s: %lld rows, %zu chunk%s, %d attempt%s\n", r->inputs[i].name, r->inputs[i].source,
+                    (long long)r->inputs[i].rows, r->inputs[i].chunks, r->inputs[i].chunks == 1 ? "" : "s",
+                    r->inputs[i].attempts, r->inputs[i].attempts == 1 ? "" : "s");
+    fprintf(out, "  findings: %zu (critical %zu, high %zu, medium %zu, low %zu)", r->nfindings, r->by_priority[3],
+            r->by_priority[2], r->by_priority[1], r->by_priority[0]);
+    if (r->findings_total > r->nfindings) fprintf(out, " of %zu, capped by max_opportunities", r->findings_total);
+    fputc('\n', out);
+    for (size_t k = 0; k < r->nactions; k++)
+        fprintf(out, "  action %s: %zu routed, %zu delivered, %zu failed%s%s\n", r->actions[k].name, r->actions[k].routed,
+                r->actions[k].delivered, r->actions[k].failed, r->actions[k].last_error[0] ? ": " : "",
+                r->actions[k].last_error);
+}
+
+/* `revops query`: one source, one query, chunks to cb.  Same retries and
+ * deadline rules as a pipeline run, with the global settings. */
+int source_query(revops_config *c, conf_instance *src, const char *dataset, const char *query, size_t rows_per_chunk,
+                 chunk_cb cb, void *cb_data, char *err, size_t errlen)
+{
+    double deadline = mono_now() + c->timeout;
+    revops_instance in;
+    if (open_with(c, &c->retry, deadline, src, &in, err, errlen) < 0) return -1;
+    conf_input input = { (char *)dataset, src, (char *)query, 0 };
+    revops_stream *s = stream_new(dataset, src->name, rows_per_chunk, NULL, cb, cb_data);
+    fetch_arg a = { &input, &in, s, 0 };
+    int attempts = 0;
+    revops_status st = retry_loop(&c->retry, deadline, &in, "fetch", do_fetch, &a, &attempts);
+    if (st != REVOPS_OK)
+        snprintf(err, errlen, "%s", stream_error(s) ? stream_error(s)
+                                                    : in.error[0] ? in.error : "the source failed without saying why");
+    src->plugin->desc->vt.source->close(in.ctx);
+    stream_free(s);
+    return st == REVOPS_OK ? 0 : -1;
+}

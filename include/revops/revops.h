@@ -1,0 +1,452 @@
+/*
+ * revops plugin contract — the only header a revops plugin includes.
+ *
+ * A plugin is a shared object that exports exactly one symbol,
+ * `revops_plugin_descriptor` (see REVOPS_PLUGIN below): a const struct with a
+ * magic number, the ABI version it was built against, its own size, its kind,
+ * name, version, description, a declarative option table and a vtable.
+ *
+ * Compatibility rules (read by core/loader.c):
+ *   - ABI major must equal the host's; a plugin built for a newer minor than the
+ *     host is refused (it may call services the host does not have).
+ *   - The host services table and every struct below only grow at their end.
+ *     Fields added in minor N are marked "since 1.N"; the host reads them only from
+ *     plugins whose abi_minor >= N, and a plugin may call a host service added in
+ *     1.N only when host->abi_minor >= N (or check the pointer for NULL).
+ *
+ * Threading: the host calls one plugin instance from one thread at a time.
+ * Memory: whatever the host passes in (chunks, findings, options) is valid only
+ * for the duration of the call; copy what you keep.  Whatever a plugin passes to
+ * the host (rows, findings) is copied by the host before the call returns.
+ *
+ * See revops-plugin(7) for the narrative version of this file.
+ */
+#ifndef REVOPS_REVOPS_H
+#define REVOPS_REVOPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define REVOPS_ABI_MAJOR 1
+#define REVOPS_ABI_MINOR 0
+#define REVOPS_PLUGIN_MAGIC 0x52564f50u /* "RVOP" */
+#define REVOPS_DESCRIPTOR_SYMBOL "revops_plugin_descriptor"
+
+#if defined(__GNUC__)
+#define REVOPS_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define REVOPS_EXPORT __attribute__((visibility("default")))
+#else
+#define REVOPS_PRINTF(f, a)
+#define REVOPS_EXPORT
+#endif
+
+/* ---------------------------------------------------------------- status -- */
+
+/* Every call that can fail returns one of these.  RETRY means "transient, the
+ * same call may succeed later" (timeout, 429, 5xx, lock contention): the core,
+ * not the plugin, decides whether and when to retry (full-jitter exponential
+ * backoff, see revops.conf(5) `retry`).  ERROR is final for this run.  Before
+ * returning RETRY or ERROR, say why with host->error(). */
+typedef enum revops_status {
+    REVOPS_OK = 0,
+    REVOPS_RETRY = 1,
+    REVOPS_ERROR = 2
+} revops_status;
+
+typedef enum revops_kind {
+    REVOPS_KIND_SOURCE = 1,
+    REVOPS_KIND_ANALYSIS = 2,
+    REVOPS_KIND_ACTION = 3
+} revops_kind;
+
+typedef enum revops_log_level {
+    REVOPS_LOG_ERROR = 0,
+    REVOPS_LOG_WARN = 1,
+    REVOPS_LOG_INFO = 2,
+    REVOPS_LOG_DEBUG = 3
+} revops_log_level;
+
+/* --------------------------------------------------------------- options -- */
+
+typedef enum revops_option_type {
+    REVOPS_OPT_STRING = 1,
+    REVOPS_OPT_INT = 2,      /* 64-bit; min/max apply */
+    REVOPS_OPT_REAL = 3,     /* double; min/max apply; an int in config is accepted */
+    REVOPS_OPT_BOOL = 4,
+    REVOPS_OPT_ENUM = 5,     /* string, one of enum_values */
+    REVOPS_OPT_LIST = 6,     /* libconfig array or list of strings */
+    REVOPS_OPT_DATE = 7,     /* string "YYYY-MM-DD", checked by the core */
+    REVOPS_OPT_PATH = 8      /* string; relative to the config file's directory */
+} revops_option_type;
+
+/* One entry of a plugin's option table; the table ends with an entry whose
+ * name is NULL.  The core validates every instance's settings against it
+ * before anything runs: unknown keys (listing the allowed ones), wrong types,
+ * missing required options, values outside [min, max] or not in enum_values.
+ * `default_value` is written as it would be in the config ("20", "true",
+ * "text", "a,b" for a list) and is validated like user input.
+ * `sensitive` options hold secrets: their value may be a reference
+ * (`env:NAME`, `file:/path`), is resolved by the core at open time, and is
+ * never printed in logs, errors or `revops plugins`. */
+typedef struct revops_option_def {
+    const char *name;
+    revops_option_type type;
+    int required;
+    const char *default_value;       /* NULL: no default */
+    double min, max;                 /* used when min < max */
+    const char *const *enum_values;  /* NULL-terminated, REVOPS_OPT_ENUM */
+    int sensitive;
+    const char *help;                /* one line, shown by `revops plugins` */
+} revops_option_def;
+
+/* Validated option values of one instance; read them through the host. */
+typedef struct revops_options revops_options;
+
+/* ------------------------------------------------------------ values/rows -- */
+
+typedef enum revops_type {
+    REVOPS_TYPE_NULL = 0,
+    REVOPS_TYPE_INT = 1,
+    REVOPS_TYPE_REAL = 2,
+    REVOPS_TYPE_TEXT = 3,
+    REVOPS_TYPE_BOOL = 4,
+    REVOPS_TYPE_DATE = 5,       /* text "YYYY-MM-DD" */
+    REVOPS_TYPE_TIMESTAMP = 6   /* text "YYYY-MM-DD HH:MM:SS[.fff]" */
+} revops_type;
+
+/* One cell.  `type` is the cell's own type: REVOPS_TYPE_NULL for a NULL of any
+ * column type.  TEXT, DATE and TIMESTAMP cells use `v.text` (UTF-8, NUL
+ * terminated, `len` bytes without the NUL). */
+typedef struct revops_value {
+    revops_type type;
+    union {
+        int64_t i;
+        double r;
+        int b;
+        struct { const char *s; size_t len; } text;
+    } v;
+} revops_value;
+
+typedef struct revops_column {
+    const char *name;
+    revops_type type;  /* declared type; cells may still be NULL */
+} revops_column;
+
+/* A chunk: up to rows_per_chunk rows of one dataset, as the core cut them from
+ * a source's row stream.  Its JSON form is the spec's chunk contract (success,
+ * error, chunked, chunk_index, total_chunks, total_rows, rows_per_chunk,
+ * columns, results, query_info). */
+typedef struct revops_chunk {
+    const char *dataset;          /* the analysis input this chunk feeds */
+    const char *source;           /* source instance name */
+    size_t ncolumns;
+    const revops_column *columns;
+    size_t nrows;
+    const revops_value *cells;    /* row-major: nrows * ncolumns */
+    size_t chunk_index;           /* 0-based */
+    size_t rows_per_chunk;
+    int64_t total_rows;           /* -1 while unknown */
+    int64_t total_chunks;         /* -1 while unknown */
+    int last;                     /* non-zero on the dataset's final chunk */
+} revops_chunk;
+
+static inline const revops_value *
+revops_cell(const revops_chunk *c, size_t row, size_t col)
+{
+    return &c->cells[row * c->ncolumns + col];
+}
+
+/* Index of the column named `name`, or -1. */
+static inline long
+revops_column_index(const revops_chunk *c, const char *name)
+{
+    for (size_t i = 0; i < c->ncolumns; i++) {
+        const char *a = c->columns[i].name, *b = name;
+        while (*a && *a == *b) { a++; b++; }
+        if (*a == *b) return (long)i;
+    }
+    return -1;
+}
+
+/* -------------------------------------------------------------- findings -- */
+
+typedef enum revops_priority {
+    REVOPS_PRIORITY_LOW = 0,
+    REVOPS_PRIORITY_MEDIUM = 1,
+    REVOPS_PRIORITY_HIGH = 2,
+    REVOPS_PRIORITY_CRITICAL = 3
+} revops_priority;
+
+static inline const char *
+revops_priority_name(revops_priority p)
+{
+    switch (p) {
+    case REVOPS_PRIORITY_CRITICAL: return "critical";
+    case REVOPS_PRIORITY_HIGH: return "high";
+    case REVOPS_PRIORITY_MEDIUM: return "medium";
+    default: return "low";
+    }
+}
+
+/* Why a finding exists: one measured value against its threshold, its weight
+ * in the score, and the evidence (which rows, which values) in plain words. */
+typedef struct revops_signal {
+    const char *name;
+    double value;
+    double threshold;
+    double weight;
+    const char *evidence;
+} revops_signal;
+
+typedef struct revops_finding {
+    const char *analysis;         /* "A1".."A6" */
+    const char *account_id;       /* required */
+    const char *account_name;     /* optional, for people */
+    const char *opportunity_id;   /* optional */
+    const char *category;         /* e.g. "at_risk_account" */
+    revops_priority priority;
+    double score;                 /* 0..1 */
+    double confidence;            /* 0..1 */
+    const char *title;
+    const char *description;
+    size_t nsignals;
+    const revops_signal *signals;
+    size_t nactions;
+    const char *const *recommended_actions;
+    /* Set by the core when the finding is emitted: hex SHA-256 of analysis,
+     * account, opportunity and category — stable across runs whatever the
+     * score, so actions can recognise a finding they already delivered. */
+    char fingerprint[65];
+} revops_finding;
+
+/* --------------------------------------------------------- host services -- */
+
+typedef struct revops_instance revops_instance;  /* the core's handle for one plugin instance */
+typedef struct revops_stream revops_stream;      /* where a source writes rows */
+typedef struct revops_emitter revops_emitter;    /* where an analysis emits findings */
+typedef struct revops_json revops_json;          /* a parsed JSON value (json-c inside) */
+
+typedef enum revops_json_type {
+    REVOPS_JSON_NULL = 0,
+    REVOPS_JSON_BOOL = 1,
+    REVOPS_JSON_INT = 2,
+    REVOPS_JSON_REAL = 3,
+    REVOPS_JSON_STRING = 4,
+    REVOPS_JSON_ARRAY = 5,
+    REVOPS_JSON_OBJECT = 6
+} revops_json_type;
+
+typedef struct revops_http_request {
+    const char *method;                /* "GET", "POST", ... */
+    const char *url;
+    const char *const *headers;        /* NULL-terminated "Name: value" */
+    const char *body;                  /* may be NULL */
+    size_t body_len;
+    double timeout;                    /* seconds for the whole exchange; 0: host default */
+} revops_http_request;
+
+typedef struct revops_http_response {
+    long status;                       /* HTTP status of the last attempt, 0 if none */
+    char *body;                        /* NUL-terminated, owned by the host */
+    size_t body_len;
+    char *content_type;                /* owned by the host, may be NULL */
+    int attempts;                      /* how many tries the host made */
+} revops_http_response;
+
+/* What the core tells an analysis about the run it is part of. */
+typedef struct revops_run_info {
+    const char *session_id;            /* e.g. "analysis_20261101_060000" */
+    const char *pipeline;
+    const char *analysis;              /* "A1".."A6" */
+    const char *trigger;               /* "manual", "scheduled", ... */
+    int64_t max_opportunities;         /* 0: unlimited (the core enforces it) */
+    double started_at;                 /* seconds since the epoch */
+} revops_run_info;
+
+/* The host services table.  It only grows at its end; `size` is
+ * sizeof(revops_host) of the host that filled it. */
+typedef struct revops_host {
+    uint32_t abi_major;
+    uint32_t abi_minor;
+    size_t size;
+
+    /* Logging, prefixed "[kind:plugin:instance]" by the host. */
+    void (*log)(revops_instance *self, revops_log_level level, const char *fmt, ...)
+        REVOPS_PRINTF(3, 4);
+    /* Say why the current call fails; the host shows it with the instance name. */
+    void (*error)(revops_instance *self, const char *fmt, ...) REVOPS_PRINTF(2, 3);
+
+    /* Options (already validated: a declared option always has a value, its
+     * default or the user's; `is_set` tells whether the user set it). */
+    const char *(*opt_string)(const revops_options *o, const char *name); /* STRING, ENUM, DATE, PATH; sensitive resolved */
+    int64_t (*opt_int)(const revops_options *o, const char *name);
+    double (*opt_real)(const revops_options *o, const char *name);
+    int (*opt_bool)(const revops_options *o, const char *name);
+    size_t (*opt_list_len)(const revops_options *o, const char *name);
+    const char *(*opt_list_item)(const revops_options *o, const char *name, size_t i);
+    int (*opt_is_set)(const revops_options *o, const char *name);
+
+    /* Secrets: resolve "env:NAME" or "file:/path" (a file readable by group or
+     * others is refused).  *out is freed (and wiped) with secret_free. */
+    revops_status (*secret)(revops_instance *self, const char *ref, char **out);
+    void (*secret_free)(char *secret);
+
+    /* Clock: seconds since the epoch (REVOPS_NOW=YYYY-MM-DD[THH:MM:SS] fixes it
+     * for tests); seconds left before the run's deadline (+inf outside a run). */
+    double (*now)(void);
+    double (*time_left)(revops_instance *self);
+    /* Dates: "YYYY-MM-DD..." -> days since 1970-01-01, INT64_MIN if invalid;
+     * and back, into out[11]. */
+    int64_t (*date_days)(const char *iso);
+    void (*date_format)(int64_t days, char out[11]);
+
+    /* HTTP over libcurl, TLS verified, with core-owned retries: 429 (honouring
+     * Retry-After), 5xx, timeouts and connection failures are retried with
+     * full-jitter backoff inside the run's deadline.  Returns OK for any final
+     * HTTP status (check resp->status), RETRY when retries ran out on a
+     * transient failure, ERROR otherwise.  Free with http_free. */
+    revops_status (*http)(revops_instance *self, const revops_http_request *req,
+                          revops_http_response *resp);
+    void (*http_free)(revops_http_response *resp);
+
+    /* JSON (json-c inside; plugins need no json-c headers).  parse returns
+     * NULL and fills err on invalid input.  get follows a dotted path with
+     * array indexes ("data.0.name"); NULL when absent.  Values belong to the
+     * root; free only the root. */
+    revops_json *(*json_parse)(const char *text, size_t len, char *err, size_t errlen);
+    revops_json *(*json_get)(revops_json *j, const char *path);
+    revops_json_type (*json_type)(revops_json *j);
+    const char *(*json_string)(revops_json *j);
+    int64_t (*json_int)(revops_json *j);
+    double (*json_real)(revops_json *j);
+    size_t (*json_len)(revops_json *j);         /* array length, 0 otherwise */
+    revops_json *(*json_index)(revops_json *j, size_t i);
+    void (*json_free)(revops_json *root);
+    /* JSON-quote s (with the quotes); free with host->free. */
+    char *(*json_quote)(const char *s);
+    void (*free)(void *p);
+
+    /* Sources: declare the columns once, then write rows.  The core cuts rows
+     * into chunks.  stream_row returns ERROR when the consumer wants the fetch
+     * to stop (deadline, analysis failed): return that status from fetch. */
+    revops_status (*stream_columns)(revops_stream *s, size_t ncolumns, const revops_column *columns);
+    revops_status (*stream_row)(revops_stream *s, const revops_value *cells);
+    void (*stream_total_rows)(revops_stream *s, int64_t total_rows);   /* optional hint */
+
+    /* Analyses: emit a finding (copied; fingerprint computed by the core). */
+    revops_status (*emit_finding)(revops_emitter *e, const revops_finding *f);
+
+    /* A finding as one line of JSON (the same form `revops run --format json`
+     * and the run record use); free with host->free. */
+    char *(*finding_json)(const revops_finding *f);
+} revops_host;
+
+/* ------------------------------------------------------------ plugin kinds -- */
+
+/* A query as the pipeline configured it for one analysis input. */
+typedef struct revops_query {
+    const char *dataset;     /* analysis input name, e.g. "usage" */
+    const char *text;        /* SQL / SOQL / source-specific request */
+    int64_t row_limit;       /* 0: none */
+} revops_query;
+
+/* A tool a source offers to a model-driven data agent. */
+typedef struct revops_tool {
+    const char *name;
+    const char *description;
+    const char *input_schema;  /* JSON Schema (draft 2020-12) of the input object */
+} revops_tool;
+
+typedef struct revops_source_vtable {
+    revops_status (*open)(revops_instance *self, const revops_host *host,
+                          const revops_options *opts, void **ctx);
+    /* Stream the query's rows into `out` (stream_columns, then stream_row). */
+    revops_status (*fetch)(void *ctx, const revops_query *query, revops_stream *out);
+    void (*close)(void *ctx);
+    const revops_tool *tools;  /* terminated by {NULL}; may be NULL */
+    /* Run tool `tool` with its JSON input; rows go to `out` like fetch. */
+    revops_status (*call_tool)(void *ctx, const char *tool, const char *input_json,
+                               revops_stream *out);
+} revops_source_vtable;
+
+/* One dataset an analysis consumes; the pipeline maps it to a source query. */
+typedef struct revops_input_def {
+    const char *name;
+    int required;
+    const char *columns;   /* comma-separated columns the query must return */
+    const char *help;
+} revops_input_def;
+
+typedef struct revops_analysis_vtable {
+    const char *analysis_type;        /* "A1".."A6": what pipelines select */
+    const revops_input_def *inputs;   /* terminated by {NULL}; fed in this order */
+    revops_status (*init)(revops_instance *self, const revops_host *host,
+                          const revops_options *opts, const revops_run_info *run,
+                          void **state);
+    /* Called once per chunk of every input, inputs in declared order.  Keep
+     * aggregates, not rows: memory must not grow with the row count. */
+    revops_status (*process_chunk)(void *state, const revops_chunk *chunk);
+    revops_status (*finalize)(void *state, revops_emitter *emit);
+    void (*destroy)(void *state);
+} revops_analysis_vtable;
+
+/* A batch handed to an action: the findings a pipeline routed to it. */
+typedef struct revops_batch {
+    const char *session_id;
+    const char *pipeline;
+    const char *analysis;
+    size_t nfindings;
+    const revops_finding *const *findings;
+    int dry_run;              /* always 0 today: dry runs do not call deliver */
+} revops_batch;
+
+typedef struct revops_delivery {
+    revops_status status;     /* per finding: OK, RETRY (try later) or ERROR */
+    char message[256];        /* why, when not OK; may be empty */
+} revops_delivery;
+
+typedef struct revops_action_vtable {
+    revops_status (*open)(revops_instance *self, const revops_host *host,
+                          const revops_options *opts, void **ctx);
+    /* Fill results[i] for every findings[i]; return OK unless the whole batch
+     * failed (then every result is taken as the returned status). */
+    revops_status (*deliver)(void *ctx, const revops_batch *batch, revops_delivery *results);
+    void (*close)(void *ctx);
+} revops_action_vtable;
+
+/* ------------------------------------------------------------- descriptor -- */
+
+typedef struct revops_plugin {
+    uint32_t magic;          /* REVOPS_PLUGIN_MAGIC */
+    uint16_t abi_major;      /* REVOPS_ABI_MAJOR at build time */
+    uint16_t abi_minor;      /* REVOPS_ABI_MINOR at build time */
+    uint32_t struct_size;    /* sizeof(revops_plugin) at build time */
+    revops_kind kind;
+    const char *name;        /* unique among loaded plugins: [a-z][a-z0-9_]* */
+    const char *version;     /* the plugin's own version */
+    const char *description; /* one line */
+    const revops_option_def *options;  /* terminated by {NULL}; may be NULL */
+    union {
+        const revops_source_vtable *source;
+        const revops_analysis_vtable *analysis;
+        const revops_action_vtable *action;
+    } vt;
+} revops_plugin;
+
+/* Declare the descriptor:
+ *   REVOPS_PLUGIN = { REVOPS_PLUGIN_HEADER, REVOPS_KIND_SOURCE, "sqlite", ... };
+ */
+#define REVOPS_PLUGIN_HEADER \
+    REVOPS_PLUGIN_MAGIC, REVOPS_ABI_MAJOR, REVOPS_ABI_MINOR, (uint32_t)sizeof(revops_plugin)
+#define REVOPS_PLUGIN \
+    REVOPS_EXPORT extern const revops_plugin revops_plugin_descriptor; \
+    const revops_plugin revops_plugin_descriptor
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* REVOPS_REVOPS_H */

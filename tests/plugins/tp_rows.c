@@ -1,0 +1,76 @@
+/* Test source "tp_rows": N deterministic rows (id, name, day, value).  With
+ * fail_times = K it writes half of its rows and then returns RETRY, K times,
+ * so tests can check that a retried fetch hands no row over twice. */
+#include <revops/revops.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct ctx {
+    const revops_host *host;
+    revops_instance *self;
+    int64_t rows, fail_times, failures;
+} ctx;
+
+static revops_status tp_open(revops_instance *self, const revops_host *host, const revops_options *o, void **out)
+{
+    ctx *c = calloc(1, sizeof *c);
+    if (!c) return REVOPS_ERROR;
+    c->host = host;
+    c->self = self;
+    c->rows = host->opt_int(o, "rows");
+    c->fail_times = host->opt_int(o, "fail_times");
+    *out = c;
+    return REVOPS_OK;
+}
+
+static revops_status tp_fetch(void *p, const revops_query *q, revops_stream *s)
+{
+    ctx *c = p;
+    (void)q;
+    static const revops_column cols[] = {
+        { "id", REVOPS_TYPE_INT }, { "name", REVOPS_TYPE_TEXT }, { "day", REVOPS_TYPE_DATE }, { "value", REVOPS_TYPE_REAL },
+    };
+    revops_status st = c->host->stream_columns(s, 4, cols);
+    if (st != REVOPS_OK) return st;
+    int failing = c->failures < c->fail_times;
+    int64_t stop = failing ? c->rows / 2 : c->rows;
+    for (int64_t i = 0; i < stop; i++) {
+        char name[32], day[11];
+        snprintf(name, sizeof name, "row-%lld", (long long)i);
+        c->host->date_format(20000 + i % 365, day);
+        revops_value v[4];
+        v[0].type = REVOPS_TYPE_INT;
+        v[0].v.i = i;
+        v[1].type = REVOPS_TYPE_TEXT;
+        v[1].v.text.s = name;
+        v[1].v.text.len = strlen(name);
+        v[2].type = REVOPS_TYPE_TEXT;  /* the core normalises it to DATE */
+        v[2].v.text.s = day;
+        v[2].v.text.len = 10;
+        v[3].type = i % 5 == 4 ? REVOPS_TYPE_NULL : REVOPS_TYPE_REAL;
+        v[3].v.r = (double)i * 1.5;
+        if ((st = c->host->stream_row(s, v)) != REVOPS_OK) return st;
+    }
+    if (failing) {
+        c->failures++;
+        c->host->error(c->self, "simulated transient failure %lld of %lld", (long long)c->failures, (long long)c->fail_times);
+        return REVOPS_RETRY;
+    }
+    return REVOPS_OK;
+}
+
+static void tp_close(void *p)
+{
+    free(p);
+}
+
+static const revops_option_def options[] = {
+    { "rows", REVOPS_OPT_INT, 0, "10", 0, 10000000, NULL, 0, "how many rows to produce" },
+    { "fail_times", REVOPS_OPT_INT, 0, "0", 0, 100, NULL, 0, "fail (RETRY) this many times after half the rows" },
+    { NULL, 0, 0, NULL, 0, 0, NULL, 0, NULL },
+};
+
+static const revops_source_vtable vt = { tp_open, tp_fetch, tp_close, NULL, NULL };
+
+REVOPS_PLUGIN = { REVOPS_PLUGIN_HEADER, REVOPS_KIND_SOURCE, "tp_rows", "1.0.0", "test rows", options, { .source = &vt } };

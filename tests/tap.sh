@@ -1,0 +1,38 @@
+# Minimal TAP helpers for the shell tests (read by automake's tap-driver.sh).
+# Each assertion prints "ok N - name" or "not ok N - name" with a diagnostic.
+tap_n=0
+tap_failed=0
+ok() {  # ok CONDITION-EXIT-STATUS NAME
+    tap_n=$((tap_n + 1))
+    if [ "$1" -eq 0 ]; then echo "ok $tap_n - $2"; else echo "not ok $tap_n - $2"; tap_failed=$((tap_failed + 1)); fi
+}
+# is GOT WANT NAME
+is() {
+    tap_n=$((tap_n + 1))
+    if [ "$1" = "$2" ]; then echo "ok $tap_n - $3"
+    else echo "not ok $tap_n - $3"; echo "#   got:  '$1'"; echo "#   want: '$2'"; tap_failed=$((tap_failed + 1)); fi
+}
+# like FILE SUBSTRING NAME  (fixed-string grep)
+like() {
+    tap_n=$((tap_n + 1))
+    if grep -qF -- "$2" "$1"; then echo "ok $tap_n - $3"
+    else echo "not ok $tap_n - $3"; echo "#   wanted: $2"; sed 's/^/#   | /' "$1" | head -20; tap_failed=$((tap_failed + 1)); fi
+}
+unlike() {
+    tap_n=$((tap_n + 1))
+    if grep -qF -- "$2" "$1"; then echo "not ok $tap_n - $3"; echo "#   unwanted: $2"; tap_failed=$((tap_failed + 1))
+    else echo "ok $tap_n - $3"; fi
+}
+done_testing() {
+    echo "1..$tap_n"
+    [ "$tap_failed" -eq 0 ]
+}
+# A private temporary directory, removed at exit.
+tap_tmpdir() {
+    TMP=$(mktemp -d "${TMPDIR:-/tmp}/revops-test.XXXXXX")
+    chmod 755 "$TMP"
+    trap 'rm -rf "$TMP"' EXIT
+}
+: "${REVOPS:=$top_builddir/revops}"
+: "${PLUGINS:=$top_builddir/plugins/.libs}"
+: "${PYTHON:=/usr/bin/python3}"
