@@ -13,7 +13,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#define S_FILE(s, c) (config_setting_source_file(s) ? config_setting_source_file(s) : (c)->path)
+#define S_FILE(s, c) intern_source_file(config_setting_source_file(s), (c)->path)
 #define S_LINE(s) ((int)config_setting_source_line(s))
 
 static const char *const analysis_types[] = { "A1", "A2", "A3", "A4", "A5", "A6", NULL };
@@ -502,8 +502,6 @@ revops_config *config_load(const char *path, diag *d, int *exit_code)
     read_instances(c, root, "sources", REVOPS_KIND_SOURCE, &c->sources, &c->nsources, d);
     read_instances(c, root, "actions", REVOPS_KIND_ACTION, &c->actions, &c->nactions, d);
     read_pipelines(c, root, d);
-    if (c->npipelines == 0 && diag_count(d) == 0)
-        diag_add(d, path, 0, "no pipelines are defined; add a 'pipelines' group (see revops.conf(5))");
     /* Setting file names point into cfg; keep them alive as long as c. */
     if (diag_count(d) == 0) {
         *exit_code = 0;

@@ -39,6 +39,10 @@ void sb_free(strbuf *sb);
 /* "a/b.conf" + "x.db" -> "a/x.db"; absolute paths are returned as they are. */
 char *path_relative_to(const char *base_file, const char *path);
 double mono_now(void);
+/* The file a libconfig setting came from, absolute and stable until
+ * intern_free_all() (see util.c). */
+const char *intern_source_file(const char *file, const char *config_path);
+void intern_free_all(void);
 void sleep_seconds(double s);
 /* SHA-256 of data as 64 hex chars + NUL (OpenSSL EVP). */
 void sha256_hex(const void *data, size_t len, char out[65]);

@@ -141,6 +141,11 @@ static int cmd_run(int argc, char **argv)
     int code;
     revops_config *c = load(a.config, &code);
     if (!c) return code;
+    if (c->npipelines == 0) {
+        fprintf(stderr, "revops: %s defines no pipelines; add a 'pipelines' group (see revops.conf(5))\n", a.config);
+        config_free(c);
+        return EXIT_CONFIG;
+    }
     conf_pipeline **sel = xcalloc(c->npipelines, sizeof *sel);
     size_t n = 0;
     for (size_t i = 0; i < c->npipelines; i++)
@@ -453,5 +458,6 @@ int main(int argc, char **argv)
     else if (!strcmp(cmd, "trigger")) code = cmd_trigger(argc - 1, argv + 1);
     else code = usage_error("unknown command '%s'", cmd);
     http_global_cleanup();
+    intern_free_all();
     return code;
 }

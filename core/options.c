@@ -168,7 +168,7 @@ static void value_from_setting(opt_value *ov, const config_setting_t *s, const c
                                const char *config_path, diag *d)
 {
     const revops_option_def *def = ov->def;
-    const char *file = config_setting_source_file(s) ? config_setting_source_file(s) : config_path;
+    const char *file = intern_source_file(config_setting_source_file(s), config_path);
     int line = (int)config_setting_source_line(s);
     int t = config_setting_type(s);
     char err[512];
@@ -280,7 +280,7 @@ revops_options *options_from_config(const revops_option_def *defs, const config_
     revops_options *o = xcalloc(1, sizeof *o);
     for (size_t i = 0; defs && defs[i].name; i++) o->n++;
     o->v = xcalloc(o->n, sizeof *o->v);
-    const char *gfile = group && config_setting_source_file(group) ? config_setting_source_file(group) : config_path;
+    const char *gfile = group ? intern_source_file(config_setting_source_file(group), config_path) : config_path;
     int gline = group ? (int)config_setting_source_line(group) : 0;
 
     if (group) {
@@ -290,7 +290,7 @@ revops_options *options_from_config(const revops_option_def *defs, const config_
             if (!key || is_reserved(reserved, key)) continue;
             size_t i;
             for (i = 0; i < o->n && strcmp(defs[i].name, key) != 0; i++) {}
-            const char *f = config_setting_source_file(s) ? config_setting_source_file(s) : config_path;
+            const char *f = intern_source_file(config_setting_source_file(s), config_path);
             if (i == o->n) {
                 unknown_key(defs, reserved, key, what, f, (int)config_setting_source_line(s), d);
                 continue;

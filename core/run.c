@@ -75,7 +75,10 @@ static revops_status retry_loop(const retry_policy *rp, double deadline, revops_
         if (attempt == rp->max_attempts) break;
         double wait = retry_delay(rp, attempt + 1);
         if (mono_now() + wait > deadline) {
-            log_msg(REVOPS_LOG_WARN, who->label, "%s: %s; no retry, the run's deadline is near", what, who->error);
+            size_t l = strlen(who->error);
+            snprintf(who->error + l, sizeof who->error - l, "%s(not retried: the run's deadline is %.1fs away)",
+                     l ? " " : "", deadline - mono_now());
+            log_msg(REVOPS_LOG_WARN, who->label, "%s: %s", what, who->error);
             break;
         }
         log_msg(REVOPS_LOG_WARN, who->label, "%s: %s; retry %d of %d in %.2fs", what,

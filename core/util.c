@@ -120,6 +120,33 @@ char *path_relative_to(const char *base_file, const char *path)
     return xasprintf("%.*s/%s", (int)(slash - base_file), base_file, path);
 }
 
+/* Stable copies of the file names libconfig reports, made absolute: it
+ * reports an @include'd file by the name written in the directive, which
+ * means nothing to an operator whose working directory is elsewhere. */
+static char **interned;
+static size_t ninterned;
+
+const char *intern_source_file(const char *file, const char *config_path)
+{
+    if (!file) return config_path;
+    char *abs = file[0] == '/' || !strcmp(file, config_path) ? xstrdup(file) : path_relative_to(config_path, file);
+    for (size_t i = 0; i < ninterned; i++)
+        if (!strcmp(interned[i], abs)) {
+            free(abs);
+            return interned[i];
+        }
+    interned = xrealloc(interned, (ninterned + 1) * sizeof *interned);
+    return interned[ninterned++] = abs;
+}
+
+void intern_free_all(void)
+{
+    for (size_t i = 0; i < ninterned; i++) free(interned[i]);
+    free(interned);
+    interned = NULL;
+    ninterned = 0;
+}
+
 double mono_now(void)
 {
     struct timespec ts;

@@ -36,3 +36,15 @@ tap_tmpdir() {
 : "${REVOPS:=$top_builddir/revops}"
 : "${PLUGINS:=$top_builddir/plugins/.libs}"
 : "${PYTHON:=/usr/bin/python3}"
+# jget FILE PYTHON-EXPRESSION: evaluate the expression on the JSON in FILE (as d).
+jget() {
+    "$PYTHON" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2" 2>&1
+}
+# A plugin directory holding copies of the given built modules (mode 755).
+plugin_dir_with() {
+    pd="$TMP/plugins"; mkdir -p "$pd"; chmod 755 "$pd"
+    for m in "$@"; do
+        if [ -f "$PLUGINS/$m" ]; then cp "$PLUGINS/$m" "$pd/"; else cp "$top_builddir/tests/plugins/.libs/$m" "$pd/"; fi
+        chmod 755 "$pd/$m"
+    done
+}

@@ -9,7 +9,7 @@ static revops_status o(revops_instance *s, const revops_host *h, const revops_op
     (void)s; (void)h; (void)op; *c = NULL;
     return REVOPS_OK;
 }
-static revops_status f(void *c, const revops_query *q, revops_stream *s)
+static revops_status __attribute__((unused)) f(void *c, const revops_query *q, revops_stream *s)
 {
     (void)c; (void)q; (void)s;
     return REVOPS_OK;

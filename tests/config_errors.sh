@@ -1,0 +1,195 @@
+#!/bin/sh
+# Malformed configurations: each must fail check-config with exit 78 and an
+# error "file:line: message" pointing at the line marked "#!" in the case.
+. "$top_srcdir/tests/tap.sh"
+tap_tmpdir
+export REVOPS_PLUGIN_PATH="$PLUGINS"
+: > "$TMP/w.db"
+
+# case NAME EXPECTED-MESSAGE-FRAGMENT (config on stdin; the faulty line ends in #!)
+case_() {
+    name=$1; want=$2; f="$TMP/$name.conf"
+    cat > "$f"
+    line=$(grep -n '#!' "$f" | head -1 | cut -d: -f1)
+    "$REVOPS" check-config -c "$f" > "$TMP/out" 2> "$TMP/err"
+    is "$?" 78 "$name: exit 78"
+    like "$TMP/err" "$f:$line: $want" "$name: $f:$line: $want"
+}
+
+case_ syntax "syntax error" <<'C'
+sources = {
+  w = { plugin = "sqlite"; database = ; }; #!
+};
+C
+
+case_ unknown_global "configuration: unknown setting 'plugin_dirr'; allowed: plugin_dir, state_dir" <<'C'
+plugin_dirr = "/tmp"; #!
+C
+
+case_ option_typo "source 'w' (plugin sqlite): unknown option 'databse' (did you mean 'database'?)" <<'C'
+sources = {
+  w = {
+    plugin = "sqlite";
+    databse = "w.db"; #!
+  };
+};
+C
+
+case_ missing_required "source 'w' (plugin sqlite): required option 'database' (path) is missing" <<'C'
+sources = {
+  w = { plugin = "sqlite"; }; #!
+};
+C
+
+case_ wrong_type "source 'w': 'rows_per_chunk' must be an integer, not a string" <<'C'
+sources = {
+  w = { plugin = "sqlite"; database = "w.db";
+        rows_per_chunk = "1000"; }; #!
+};
+C
+
+case_ unknown_plugin "source 'w': no source plugin named 'sqlit' is loaded (loaded source plugins: sqlite" <<'C'
+sources = {
+  w = { plugin = "sqlit"; database = "w.db"; }; #!
+};
+C
+
+cat > "$TMP/base.inc" <<'C'
+sources = { w = { plugin = "sqlite"; database = "w.db"; }; };
+actions = { r = { plugin = "report"; }; };
+C
+INPUTS='accounts = { source = "w"; query = "SELECT 1"; }; opportunities = { source = "w"; query = "SELECT 1"; }; usage = { source = "w"; query = "SELECT 1"; };'
+
+case_ undefined_source "pipeline 'p' input 'usage': source 'wh' is not defined (sources: w)" <<C
+@include "base.inc"
+pipelines = { p = { analysis = "A1";
+  inputs = { opportunities = { source = "w"; query = "SELECT 1"; };
+             usage = { source = "wh"; query = "SELECT 1"; }; }; #!
+}; };
+C
+
+case_ undefined_action "pipeline 'p' action #2: action 'slack' is not defined (actions: r)" <<C
+@include "base.inc"
+pipelines = { p = { analysis = "A1"; inputs = { $INPUTS };
+  actions = ( "r",
+              { action = "slack"; } ); #!
+}; };
+C
+
+case_ bad_analysis "pipeline 'p': 'analysis' = \"A7\" is not one of: A1, A2, A3, A4, A5, A6" <<C
+@include "base.inc"
+pipelines = { p = {
+  analysis = "A7"; #!
+}; };
+C
+
+case_ bad_priority "pipeline 'p' action #1: 'min_priority' = \"urgent\" is not one of: low, medium, high, critical" <<C
+@include "base.inc"
+pipelines = { p = { analysis = "A1"; inputs = { $INPUTS };
+  actions = ( { action = "r"; min_priority = "urgent"; } ); #!
+}; };
+C
+
+case_ bad_cron_range "pipeline 'p': 'schedule': hour 25 is out of range 0-23 in '25'" <<C
+@include "base.inc"
+pipelines = { p = { analysis = "A1"; inputs = { $INPUTS };
+  schedule = "0 25 * * *"; #!
+}; };
+C
+
+case_ bad_cron_fields "pipeline 'p': 'schedule': cron expression 'daily at six' has 3 fields; expected 5" <<C
+@include "base.inc"
+pipelines = { p = { analysis = "A1"; inputs = { $INPUTS };
+  schedule = "daily at six"; #!
+}; };
+C
+
+case_ option_range "pipeline 'p' options (analysis at_risk_accounts): option 'decline_pct' = 150 is outside the allowed range 0..100" <<C
+@include "base.inc"
+pipelines = { p = { analysis = "A1"; inputs = { $INPUTS };
+  options = { decline_pct = 150.0; }; #!
+}; };
+C
+
+case_ bad_date "pipeline 'p' options (analysis at_risk_accounts): option 'as_of': '2026-13-01' is not a date (YYYY-MM-DD)" <<C
+@include "base.inc"
+pipelines = { p = { analysis = "A1"; inputs = { $INPUTS };
+  options = { as_of = "2026-13-01"; }; #!
+}; };
+C
+
+case_ missing_input "pipeline 'p': required input 'usage' of analysis A1 is not configured (it needs the columns sf_account_id,consumption_date,engine_hours)" <<C
+@include "base.inc"
+pipelines = { p = { analysis = "A1";
+  inputs = { opportunities = { source = "w"; query = "SELECT 1"; }; }; #!
+}; };
+C
+
+case_ unknown_input "pipeline 'p': analysis A1 (at_risk_accounts) has no input 'usge'; its inputs are: accounts, opportunities, usage" <<C
+@include "base.inc"
+pipelines = { p = { analysis = "A1";
+  inputs = { usge = { source = "w"; query = "SELECT 1"; }; #!
+             opportunities = { source = "w"; query = "SELECT 1"; }; usage = { source = "w"; query = "SELECT 1"; }; };
+}; };
+C
+
+case_ bad_log_level "log: 'level' = \"loud\" is not one of: error, warn, info, debug" <<C
+log = {
+  level = "loud"; #!
+};
+C
+
+case_ wrong_bool "source 'w' (plugin sqlite): option 'read_only' must be a boolean, not a string" <<'C'
+sources = { w = { plugin = "sqlite"; database = "w.db";
+  read_only = "yes"; }; }; #!
+C
+
+case_ pipeline_key "pipeline 'p': unknown setting 'max_oportunities'; allowed: analysis, analysis_plugin, options" <<C
+@include "base.inc"
+pipelines = { p = { analysis = "A1"; inputs = { $INPUTS };
+  max_oportunities = 5; #!
+}; };
+C
+
+case_ retry_range "retry: 'max_attempts' = 0 is outside the allowed range 1..20" <<'C'
+retry = {
+  max_attempts = 0; #!
+};
+C
+
+# An error inside an @include'd file names that file and its line.
+cat > "$TMP/bad.inc" <<'C'
+sources = {
+  w = { plugin = "sqlite"; database = "w.db"; busy_timeout_ms = -5; };
+};
+C
+printf '@include "bad.inc"\n' > "$TMP/inc.conf"
+"$REVOPS" check-config -c "$TMP/inc.conf" > /dev/null 2> "$TMP/err"
+is "$?" 78 "include: exit 78"
+like "$TMP/err" "$TMP/bad.inc:2: source 'w' (plugin sqlite): option 'busy_timeout_ms' = -5 is outside the allowed range 0..600000" \
+    "include: the error names the included file and line"
+
+# All errors are reported at once, with a count.
+cat > "$TMP/many.conf" <<'C'
+plugin_dirr = "/tmp";
+sources = { w = { plugin = "sqlite"; databse = "w.db"; }; };
+log = { level = "loud"; };
+C
+"$REVOPS" check-config -c "$TMP/many.conf" > /dev/null 2> "$TMP/err"
+is "$?" 78 "several errors: exit 78"
+like "$TMP/err" "many.conf:1: configuration: unknown setting 'plugin_dirr'" "several errors: first"
+like "$TMP/err" "many.conf:2: source 'w' (plugin sqlite): unknown option 'databse'" "several errors: second"
+like "$TMP/err" "many.conf:3: log: 'level'" "several errors: third"
+like "$TMP/err" "revops: 4 errors in $TMP/many.conf" "several errors: counted (3 + the missing database)"
+
+# A missing file is EX_NOINPUT, not a crash.
+"$REVOPS" check-config -c "$TMP/nope.conf" > /dev/null 2> "$TMP/err"
+is "$?" 66 "missing file: exit 66"
+like "$TMP/err" "$TMP/nope.conf: cannot read the configuration: No such file or directory" "missing file: named"
+
+# The shipped demo configuration is valid.
+"$REVOPS" check-config -c "$top_srcdir/config/demo.conf" > "$TMP/out" 2> "$TMP/err"
+is "$?" 0 "config/demo.conf is valid"
+like "$TMP/out" "ok: 1 source, 2 actions, 1 pipeline" "check-config summarises a valid file"
+
+done_testing

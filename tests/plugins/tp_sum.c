@@ -1,0 +1,73 @@
+/* Test analysis "tp_sum" (type A5): sums the `id` column of its input and
+ * emits `findings` findings; finding k has priority k % 4 and score
+ * (k+1)/findings, and its signal "rows" / "id_sum" carry what it saw, so the
+ * tests can tell whether any row arrived twice or not at all. */
+#include <revops/revops.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+typedef struct state {
+    const revops_host *host;
+    revops_instance *self;
+    int64_t rows, id_sum, findings;
+    long id_col;
+} state;
+
+static revops_status s_init(revops_instance *self, const revops_host *host, const revops_options *o,
+                            const revops_run_info *run, void **out)
+{
+    (void)run;
+    state *s = calloc(1, sizeof *s);
+    if (!s) return REVOPS_ERROR;
+    s->host = host;
+    s->self = self;
+    s->findings = host->opt_int(o, "findings");
+    s->id_col = -1;
+    *out = s;
+    return REVOPS_OK;
+}
+
+static revops_status s_chunk(void *p, const revops_chunk *c)
+{
+    state *s = p;
+    if (s->id_col < 0) s->id_col = revops_column_index(c, "id");
+    for (size_t r = 0; r < c->nrows; r++) {
+        const revops_value *v = revops_cell(c, r, (size_t)s->id_col);
+        if (v->type == REVOPS_TYPE_INT) s->id_sum += v->v.i;
+        s->rows++;
+    }
+    return REVOPS_OK;
+}
+
+static revops_status s_finalize(void *p, revops_emitter *e)
+{
+    state *s = p;
+    for (int64_t k = 0; k < s->findings; k++) {
+        char account[32], title[64];
+        snprintf(account, sizeof account, "acct-%03lld", (long long)k);
+        snprintf(title, sizeof title, "finding %lld", (long long)k);
+        revops_signal sig[2] = { { "rows", (double)s->rows, 0, 0.5, "rows seen" },
+                                 { "id_sum", (double)s->id_sum, 0, 0.5, "sum of ids" } };
+        revops_finding f = { "A5", account, NULL, NULL, "test", (revops_priority)(k % 4),
+                             (double)(k + 1) / (double)s->findings, 1.0, title, "a test finding", 2, sig, 0, NULL, "" };
+        revops_status st = s->host->emit_finding(e, &f);
+        if (st != REVOPS_OK) return st;
+    }
+    return REVOPS_OK;
+}
+
+static void s_destroy(void *p)
+{
+    free(p);
+}
+
+static const revops_input_def inputs[] = {
+    { "rows", 1, "id", "rows with an integer id" },
+    { NULL, 0, NULL, NULL },
+};
+static const revops_option_def options[] = {
+    { "findings", REVOPS_OPT_INT, 0, "4", 0, 1000, NULL, 0, "how many findings to emit" },
+    { NULL, 0, 0, NULL, 0, 0, NULL, 0, NULL },
+};
+static const revops_analysis_vtable vt = { "A5", inputs, s_init, s_chunk, s_finalize, s_destroy };
+REVOPS_PLUGIN = { REVOPS_PLUGIN_HEADER, REVOPS_KIND_ANALYSIS, "tp_sum", "1.0.0", "test analysis", options, { .analysis = &vt } };
