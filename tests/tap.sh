@@ -48,3 +48,12 @@ plugin_dir_with() {
         chmod 755 "$pd/$m"
     done
 }
+# demo_conf DB RPC FINDINGS OUT: config/demo.conf pointed at DB, with
+# rows_per_chunk RPC, findings to FINDINGS and run records under $TMP/state.
+demo_conf() {
+    sed -e "s|database = \"../demo/warehouse.db\"|database = \"$1\"|" \
+        -e "s|rows_per_chunk = 1000;|rows_per_chunk = $2;|" \
+        -e "s|path = \"../demo/findings.jsonl\"|path = \"$3\"|" \
+        -e "s|state_dir = \"../demo/state\"|state_dir = \"$TMP/state\"|" \
+        "$top_srcdir/config/demo.conf" > "$4"
+}
