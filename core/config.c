@@ -376,8 +376,8 @@ static void read_pipelines(revops_config *c, const config_setting_t *root, diag 
                         sb_printf(&sb, "%s%s (%s)", sb.len ? ", " : "", c->plugins.v[k].desc->name,
                                   c->plugins.v[k].desc->vt.analysis->analysis_type);
                 diag_add(d, S_FILE(want ? ap : a, c), S_LINE(want ? ap : a),
-                         "%s: no loaded analysis plugin %s%s%s implements %s (loaded analyses: %s)", what,
-                         want ? "named '" : "", want ? want : "", want ? "'" : "", p->analysis_type, sb.len ? sb.buf : "none");
+                         "%s: no loaded analysis plugin%s%s%s implements %s (loaded analyses: %s)", what,
+                         want ? " named '" : "", want ? want : "", want ? "'" : "", p->analysis_type, sb.len ? sb.buf : "none");
                 sb_free(&sb);
             } else if (matches > 1) {
                 diag_add(d, S_FILE(a, c), S_LINE(a), "%s: several analysis plugins implement %s; choose one with analysis_plugin", what,
@@ -420,6 +420,20 @@ static void read_pipelines(revops_config *c, const config_setting_t *root, diag 
     }
 }
 
+/* "a:b" -> each entry relative to the file that set it. */
+static char *path_list_relative_to(const char *file, const char *list)
+{
+    strbuf sb = { 0 };
+    char *copy = xstrdup(list), *save = NULL;
+    for (char *t = strtok_r(copy, ":", &save); t; t = strtok_r(NULL, ":", &save)) {
+        char *p = path_relative_to(file, t);
+        sb_printf(&sb, "%s%s", sb.len ? ":" : "", p);
+        free(p);
+    }
+    free(copy);
+    return sb_steal(&sb);
+}
+
 static char *string_setting(revops_config *c, const config_setting_t *g, const char *key, const char *what, diag *d, int is_path)
 {
     const config_setting_t *s = member(c, g, key, CONFIG_TYPE_STRING, 0, what, d);
@@ -433,7 +447,8 @@ static void read_globals(revops_config *c, const config_setting_t *root, diag *d
     static const char *const keys[] = { "plugin_dir", "state_dir", "log", "retry", "timeout", "http",
                                         "sources", "actions", "pipelines", NULL };
     check_keys(c, root, keys, "configuration", d);
-    c->plugin_dir = string_setting(c, root, "plugin_dir", "configuration", d, 1);
+    const config_setting_t *pd = member(c, root, "plugin_dir", CONFIG_TYPE_STRING, 0, "configuration", d);
+    if (pd) c->plugin_dir = path_list_relative_to(S_FILE(pd, c), config_setting_get_string(pd));
     c->state_dir = string_setting(c, root, "state_dir", "configuration", d, 1);
     if (!c->state_dir) c->state_dir = xstrdup(REVOPS_STATE_DIR);
 
@@ -490,6 +505,9 @@ revops_config *config_load(const char *path, diag *d, int *exit_code)
         if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO)
             diag_add(d, config_error_file(&cfg) ? config_error_file(&cfg) : path, config_error_line(&cfg),
                      "cannot read the configuration (or a file it @includes): %s", strerror(errno ? errno : EIO));
+        else if (strncmp(config_error_text(&cfg), "cannot open include file", 24) == 0)
+            diag_add(d, config_error_file(&cfg) ? config_error_file(&cfg) : path, config_error_line(&cfg),
+                     "@include: %s", config_error_text(&cfg));
         else
             diag_add(d, config_error_file(&cfg) ? config_error_file(&cfg) : path, config_error_line(&cfg),
                      "syntax error: %s", config_error_text(&cfg));
@@ -575,7 +593,13 @@ char *config_read_plugin_dir(const char *path)
     config_init(&cfg);
     char *dir = NULL;
     const char *v;
-    if (config_read_file(&cfg, path) && config_lookup_string(&cfg, "plugin_dir", &v)) dir = path_relative_to(path, v);
+    char *inc = path_relative_to(path, ".");
+    config_set_include_dir(&cfg, inc);
+    free(inc);
+    if (config_read_file(&cfg, path) && config_lookup_string(&cfg, "plugin_dir", &v)) {
+        const config_setting_t *s = config_lookup(&cfg, "plugin_dir");
+        dir = path_list_relative_to(intern_source_file(config_setting_source_file(s), path), v);
+    }
     config_destroy(&cfg);
     return dir;
 }

@@ -15,8 +15,7 @@ enum {
     EXIT_USAGE = 64,          /* EX_USAGE: bad command line */
     EXIT_DATAERR = 65,        /* EX_DATAERR: bad trigger payload */
     EXIT_NOINPUT = 66,        /* EX_NOINPUT: config file missing */
-    EXIT_UNAVAILABLE = 69,    /* EX_UNAVAILABLE: a plugin could not be loaded */
-    EXIT_SOFTWARE = 70,       /* EX_SOFTWARE: internal error */
+    EXIT_UNAVAILABLE = 69,    /* EX_UNAVAILABLE: `plugins` refused a file */
     EXIT_CONFIG = 78          /* EX_CONFIG: invalid configuration */
 };
 
@@ -44,6 +43,9 @@ double mono_now(void);
 const char *intern_source_file(const char *file, const char *config_path);
 void intern_free_all(void);
 void sleep_seconds(double s);
+struct json_object;
+/* A JSON number printed with at most `decimals` decimals (NULL if not finite). */
+struct json_object *json_number(double v, int decimals);
 /* SHA-256 of data as 64 hex chars + NUL (OpenSSL EVP). */
 void sha256_hex(const void *data, size_t len, char out[65]);
 
@@ -103,6 +105,7 @@ typedef struct opt_value {
     const revops_option_def *def;
     int is_set;           /* the user set it (else: default or unset) */
     int has_value;        /* is_set or has a default */
+    int resolved;         /* a sensitive value's reference was resolved */
     char *str;            /* STRING, ENUM, DATE, PATH (resolved secret once opened) */
     int64_t i;
     double r;
@@ -283,6 +286,7 @@ void stream_restart(revops_stream *s);
 /* After fetch returned OK: deliver the last chunk. */
 revops_status stream_finish(revops_stream *s);
 const char *stream_error(const revops_stream *s);
+int stream_failed(const revops_stream *s);
 stream_stats stream_get_stats(const revops_stream *s);
 void stream_free(revops_stream *s);
 /* The host services sources call (host->stream_*). */

@@ -118,7 +118,7 @@ int cron_parse(const char *s, cron_expr *out, char *err, size_t errlen)
     if (*s == '@') {
         for (size_t i = 0; i < sizeof macros / sizeof macros[0]; i++)
             if (strcmp(s, macros[i].name) == 0) return cron_parse(macros[i].expansion, out, err, errlen);
-        snprintf(err, errlen, "unknown cron shorthand '%s' (known: @yearly @monthly @weekly @daily @hourly)", s);
+        snprintf(err, errlen, "unknown cron shorthand '%s' (known: @yearly @annually @monthly @weekly @daily @midnight @hourly)", s);
         return -1;
     }
     char buf[256];

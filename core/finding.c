@@ -108,10 +108,9 @@ static json_object *str_or_null(const char *s)
     return s ? json_object_new_string(s) : NULL;
 }
 
-/* Round to 4 decimals so the JSON does not carry float noise. */
 static json_object *num(double v)
 {
-    return json_object_new_double(round(v * 10000.0) / 10000.0);
+    return json_number(v, 4);
 }
 
 json_object *finding_to_json(const revops_finding *f)

@@ -66,6 +66,9 @@ static const char *vtable_missing(const revops_plugin *d)
     case REVOPS_KIND_ANALYSIS:
         if (!d->vt.analysis) return "vtable";
         if (!d->vt.analysis->analysis_type) return "analysis_type";
+        if (strlen(d->vt.analysis->analysis_type) != 2 || d->vt.analysis->analysis_type[0] != 'A' ||
+            d->vt.analysis->analysis_type[1] < '1' || d->vt.analysis->analysis_type[1] > '6')
+            return "an analysis_type of A1..A6";
         if (!d->vt.analysis->init) return "init";
         if (!d->vt.analysis->process_chunk) return "process_chunk";
         if (!d->vt.analysis->finalize) return "finalize";
@@ -168,7 +171,8 @@ static void load_dir(plugin_set *ps, const char *dir)
 {
     struct stat st;
     if (stat(dir, &st) < 0) {
-        refuse(ps, "refusing plugin directory %s: %s.", dir, strerror(errno));
+        refuse(ps, "cannot read plugin directory %s: %s (set plugin_dir in the configuration or REVOPS_PLUGIN_PATH).",
+               dir, strerror(errno));
         return;
     }
     if (st.st_mode & (S_IWGRP | S_IWOTH)) {

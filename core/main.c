@@ -21,7 +21,7 @@ static const char usage_text[] =
     "                      run every pipeline of FILE (or one): gather, process, analyse, act, log\n"
     "  check-config -c FILE  validate FILE and every plugin option in it; print all errors\n"
     "  plugins [-c FILE]   list the plugins found, their kind, version, ABI, file and options\n"
-    "  query -c FILE -s SOURCE (-q QUERY | -p PIPELINE -i INPUT) [--chunk K] [--rows-per-chunk N]\n"
+    "  query -c FILE (-s SOURCE -q QUERY | -p PIPELINE -i INPUT [-s SOURCE]) [--chunk K] [--rows-per-chunk N]\n"
     "                      run one query and print chunk K in the spec's chunk JSON\n"
     "  trigger -c FILE [PAYLOAD|-] [--dry-run] [--format F]\n"
     "                      run the pipelines matching the spec's trigger payload (JSON, argument or stdin)\n"
@@ -32,8 +32,8 @@ static const char usage_text[] =
     "  -V, --version       version and plugin ABI\n"
     "\n"
     "Exit status: 0 ok; 1 a pipeline failed; 3 findings produced but some deliveries failed;\n"
-    "64 usage; 65 bad trigger payload; 66 configuration file missing; 69 plugin refused;\n"
-    "78 invalid configuration.  See revops(1).\n";
+    "64 usage; 65 bad trigger payload; 66 configuration file missing; 69 'plugins' found a\n"
+    "file it refuses; 78 invalid configuration.  See revops(1).\n";
 
 static int usage_error(const char *fmt, ...) REVOPS_PRINTF(1, 2);
 static int usage_error(const char *fmt, ...)
@@ -61,9 +61,10 @@ static revops_config *load(const char *path, int *code)
         diag_print(d, stderr);
         fprintf(stderr, "revops: %zu error%s in %s\n", diag_count(d), diag_count(d) == 1 ? "" : "s", path);
     } else {
-        log_setup(getenv("REVOPS_LOG_LEVEL") && log_level_parse(getenv("REVOPS_LOG_LEVEL"), &c->log_level) == 0
-                      ? c->log_level : c->log_level,
-                  c->log_format);
+        /* REVOPS_LOG_LEVEL, when set, overrides the file's log.level. */
+        const char *env = getenv("REVOPS_LOG_LEVEL");
+        if (env) log_level_parse(env, &c->log_level);
+        log_setup(c->log_level, c->log_format);
     }
     diag_free(d);
     return c;
@@ -97,7 +98,8 @@ static int run_selected(revops_config *c, conf_pipeline **sel, size_t n, const r
             o.session_id = sid;
         }
         int rc = run_pipeline(c, sel[i], &o, &r);
-        if (rc > code) code = rc;
+        /* Worst wins: a failed pipeline (1) outranks failed deliveries (3). */
+        if (rc == EXIT_RUN_FAILED || (rc == EXIT_DELIVERY_FAILED && code == EXIT_RUN_OK)) code = rc;
         if (!strcmp(format, "json")) json_object_array_add(all, run_result_json(&r, 1));
         else run_result_print(&r, format, stdout);
         run_result_free(&r);
@@ -197,7 +199,7 @@ static void print_option(const revops_option_def *o)
 
 static int cmd_plugins(int argc, char **argv)
 {
-    const char *path = NULL;
+    const char *path = getenv("REVOPS_CONFIG") && *getenv("REVOPS_CONFIG") ? getenv("REVOPS_CONFIG") : NULL;
     static const struct option opts[] = { { "config", required_argument, 0, 'c' }, { 0, 0, 0, 0 } };
     int ch;
     while ((ch = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {

@@ -236,8 +236,8 @@ static void value_from_setting(opt_value *ov, const config_setting_t *s, const c
         log_warn("%s:%d: %s: option '%s' holds a literal secret; prefer env:NAME or file:/path",
                  file, line, what, def->name);
     if (def->sensitive && ov->str && secret_is_reference(ov->str) && strncmp(ov->str, "env:", 4) == 0 &&
-        !getenv(ov->str + 4))
-        diag_add(d, file, line, "%s: option '%s': environment variable %s is not set", what,
+        !(getenv(ov->str + 4) && *getenv(ov->str + 4)))
+        diag_add(d, file, line, "%s: option '%s': environment variable %s is not set or empty", what,
                  def->name, ov->str + 4);
 }
 
@@ -346,7 +346,7 @@ int options_resolve_secrets(revops_options *o, const char *what, char *err, size
 {
     for (size_t i = 0; i < o->n; i++) {
         opt_value *ov = &o->v[i];
-        if (!ov->def->sensitive || !ov->str || !secret_is_reference(ov->str)) continue;
+        if (!ov->def->sensitive || !ov->str || ov->resolved || !secret_is_reference(ov->str)) continue;
         char *secret = NULL, why[384];
         if (secret_resolve(ov->str, &secret, why, sizeof why) < 0) {
             snprintf(err, errlen, "%s: option '%s': %s", what, ov->def->name, why);
@@ -354,6 +354,7 @@ int options_resolve_secrets(revops_options *o, const char *what, char *err, size
         }
         free(ov->str);
         ov->str = secret;
+        ov->resolved = 1;
     }
     return 0;
 }

@@ -140,8 +140,8 @@ static revops_status do_fetch(void *arg)
     revops_query q = { a->input->name, a->input->query, a->input->row_limit };
     revops_status st = a->input->source->plugin->desc->vt.source->fetch(a->in->ctx, &q, a->stream);
     /* A consumer-side failure (deadline, analysis error, missing column) is
-     * final whatever the source returned. */
-    if (stream_error(a->stream) && st == REVOPS_OK) st = REVOPS_ERROR;
+     * final whatever the source returned: retrying the fetch cannot help. */
+    if (stream_failed(a->stream)) st = REVOPS_ERROR;
     if (st == REVOPS_OK) st = stream_finish(a->stream);
     return st;
 }
@@ -266,10 +266,16 @@ static void act(run_ctx *rc)
             continue;
         }
         revops_delivery *res = xcalloc(n ? n : 1, sizeof *res);
+        static const char no_result[] = "the action returned no result for this finding (plugin bug)";
         size_t pending = n;
         for (int attempt = 1; pending > 0 && attempt <= p->retry.max_attempts; attempt++) {
             revops_batch b = { r->session_id, r->pipeline, r->analysis, pending, batch, 0 };
-            memset(res, 0, pending * sizeof *res);
+            /* A result the plugin leaves unfilled must not count as
+             * delivered (REVOPS_OK is 0). */
+            for (size_t i = 0; i < pending; i++) {
+                res[i].status = REVOPS_ERROR;
+                snprintf(res[i].message, sizeof res[i].message, "%s", no_result);
+            }
             in.error[0] = '\0';
             revops_status st = rt->action->plugin->desc->vt.action->deliver(in.ctx, &b, res);
             size_t still = 0;
@@ -378,6 +384,11 @@ int run_pipeline(revops_config *c, conf_pipeline *p, const run_options *o, run_r
         if (open_instance(&rc, &c->sources[si], &sources[si]) < 0) ok = 0;
         else opened[si] = 1;
     }
+    char serr[512];
+    if (ok && options_resolve_secrets(p->analysis_opts, p->name, serr, sizeof serr) < 0) {
+        snprintf(r->error, sizeof r->error, "%s", serr);
+        ok = 0;
+    }
     const revops_run_info info = { r->session_id, p->name, p->analysis_type, r->trigger,
                                    o->max_opportunities >= 0 ? o->max_opportunities : p->max_opportunities, r->started_at };
     instance_init(&rc.analysis, REVOPS_KIND_ANALYSIS, p->analysis->desc->name, p->name, c, &p->retry);
@@ -426,7 +437,7 @@ void run_result_free(run_result *r)
 
 static json_object *num3(double v)
 {
-    return json_object_new_double(round(v * 1000.0) / 1000.0);
+    return json_number(v, 3);
 }
 
 json_object *run_result_json(const run_result *r, int with_findings)

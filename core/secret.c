@@ -67,7 +67,7 @@ int secret_resolve(const char *ref, char **out, char *err, size_t errlen)
     if (strncmp(ref, "env:", 4) == 0) {
         const char *v = getenv(ref + 4);
         if (!v || !*v) {
-            snprintf(err, errlen, "environment variable %s is not set", ref + 4);
+            snprintf(err, errlen, "environment variable %s is not set or empty", ref + 4);
             return -1;
         }
         *out = xstrdup(v);

@@ -232,6 +232,11 @@ revops_status stream_finish(revops_stream *s)
     return flush(s, 1);
 }
 
+int stream_failed(const revops_stream *s)
+{
+    return s->failed;
+}
+
 const char *stream_error(const revops_stream *s)
 {
     return s->error[0] ? s->error : NULL;

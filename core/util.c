@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 #include <openssl/evp.h>
+#include <json-c/json.h>
+#include <math.h>
 
 static void oom(void)
 {
@@ -172,4 +174,21 @@ void sha256_hex(const void *data, size_t len, char out[65])
         out[2 * i + 1] = hex[md[i] & 15];
     }
     out[64] = '\0';
+}
+
+/* A double with at most `decimals` decimals, printed that way: json-c's
+ * json_object_new_double() prints 17 significant digits (0.81889999999999996),
+ * so the text form is given explicitly (json_object_new_double_s). */
+struct json_object *json_number(double v, int decimals)
+{
+    if (!isfinite(v)) return NULL;
+    char buf[64];
+    snprintf(buf, sizeof buf, "%.*f", decimals, v);
+    if (strchr(buf, '.')) {
+        size_t n = strlen(buf);
+        while (n > 0 && buf[n - 1] == '0') buf[--n] = '\0';
+        if (n > 0 && buf[n - 1] == '.') buf[--n] = '\0';
+    }
+    if (!strcmp(buf, "-0")) strcpy(buf, "0");
+    return json_object_new_double_s(strtod(buf, NULL), buf);
 }

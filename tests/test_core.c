@@ -161,7 +161,7 @@ static void test_secrets(void)
     setenv("REVOPS_TEST_SECRET", "s3cr3t-value", 1);
     ok(secret_resolve("env:REVOPS_TEST_SECRET", &out, err, sizeof err) == 0 && !strcmp(out, "s3cr3t-value"), "env: reference");
     secret_wipe_free(out);
-    ok(secret_resolve("env:REVOPS_NOT_SET_ANYWHERE", &out, err, sizeof err) < 0 && strstr(err, "REVOPS_NOT_SET_ANYWHERE is not set"),
+    ok(secret_resolve("env:REVOPS_NOT_SET_ANYWHERE", &out, err, sizeof err) < 0 && strstr(err, "REVOPS_NOT_SET_ANYWHERE is not set or empty"),
        "unset env: %s", err);
     char path[] = "/tmp/revops-secret-XXXXXX";
     int fd = mkstemp(path);

@@ -41,4 +41,15 @@ like "$TMP/err" "trigger payload is not valid JSON" "broken JSON is reported as 
 is "$?" 0 "dry-run trigger: exit 0"
 is "$(wc -l < "$TMP/deliveries")" 9 "a dry-run trigger delivers nothing (3 + 6 from the two real runs)"
 
+# The command line's own help and version.
+"$REVOPS" --version > "$TMP/out" 2>&1
+is "$?" 0 "--version: exit 0"
+like "$TMP/out" "(plugin ABI 1.0)" "--version names the plugin ABI"
+"$REVOPS" --help > "$TMP/out" 2>&1
+is "$?" 0 "--help: exit 0"
+like "$TMP/out" "78 invalid configuration" "--help documents the exit codes"
+"$REVOPS" frobnicate > "$TMP/out" 2>&1
+is "$?" 64 "an unknown command: exit 64"
+like "$TMP/out" "unknown command 'frobnicate'" "and it is named"
+
 done_testing

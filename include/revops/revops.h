@@ -15,8 +15,9 @@
  *     1.N only when host->abi_minor >= N (or check the pointer for NULL).
  *
  * Threading: the host calls one plugin instance from one thread at a time.
- * Memory: whatever the host passes in (chunks, findings, options) is valid only
- * for the duration of the call; copy what you keep.  Whatever a plugin passes to
+ * Memory: chunks, batches and findings the host passes in are valid only for
+ * the duration of the call; copy what you keep.  Option values (including the
+ * strings opt_string returns) stay valid until the instance's close/destroy.  Whatever a plugin passes to
  * the host (rows, findings) is copied by the host before the call returns.
  *
  * See revops-plugin(7) for the narrative version of this file.
@@ -280,8 +281,9 @@ typedef struct revops_host {
     /* Say why the current call fails; the host shows it with the instance name. */
     void (*error)(revops_instance *self, const char *fmt, ...) REVOPS_PRINTF(2, 3);
 
-    /* Options (already validated: a declared option always has a value, its
-     * default or the user's; `is_set` tells whether the user set it). */
+    /* Options, already validated against the plugin's table: a required
+     * option or one with a default always has a value; an optional one
+     * without a default reads as NULL / 0 unless set (see opt_is_set). */
     const char *(*opt_string)(const revops_options *o, const char *name); /* STRING, ENUM, DATE, PATH; sensitive resolved */
     int64_t (*opt_int)(const revops_options *o, const char *name);
     double (*opt_real)(const revops_options *o, const char *name);
