@@ -19,7 +19,8 @@ like "$TMP/out" "CRITICAL" "the report groups by priority"
 like "$TMP/out" "usage_decline" "the report shows the usage signal"
 like "$TMP/out" "renewal_past_due" "the report shows the renewal signal"
 like "$TMP/out" "stalled_opportunity" "the report shows the stalled-opportunity signal"
-like "$TMP/out" "Recommended" "the report recommends actions"
+like "$TMP/out" "What to do:" "the report recommends actions"
+like "$TMP/out" "Why:" "the report explains each finding"
 # Every planted account's name appears in the report.
 "$PYTHON" - "$db" "$db.truth.json" "$TMP/out" > "$TMP/names" <<'PY'
 import json, sqlite3, sys
@@ -39,7 +40,9 @@ is "$(jget "$TMP/state/runs.jsonl" "d['session_id'], d['status'], d['findings'] 
 sed -e '/# text | markdown | json/s|"text"|"markdown"|' "$TMP/demo.conf" > "$TMP/md.conf"
 "$REVOPS" run -c "$TMP/md.conf" > "$TMP/md.out" 2>/dev/null
 like "$TMP/md.out" "## " "markdown report has headings"
-"$REVOPS" run -c "$TMP/demo.conf" --format json > "$TMP/run.json" 2>/dev/null
+# (the report goes to a file here: it writes to standard output by default)
+sed -e 's|path = "-";|path = "report.txt";|' "$TMP/demo.conf" > "$TMP/json.conf"
+"$REVOPS" run -c "$TMP/json.conf" --format json > "$TMP/run.json" 2>/dev/null
 is "$(jget "$TMP/run.json" "len(d['runs'][0]['finding_list']) == $n and all(f['signals'] for f in d['runs'][0]['finding_list'])")" \
    "True" "--format json carries every finding with its signals"
 
