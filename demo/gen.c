@@ -1258,6 +1258,19 @@ static const char *competitor_at(rng_t *r, const world_t *w, int day)
     return COMPETITORS[rng_weighted(r, day >= w->w6 ? COMP_W_RECENT : COMP_W_BEFORE, N_COMP)];
 }
 
+/* Fill a sentence template's one "%s" with arg.  Templates come from the
+ * tables below, so this is plain substitution rather than a non-literal
+ * printf format (which -Wformat=2 rightly distrusts). */
+static void fill_template(char *dst, size_t n, const char *tmpl, const char *arg)
+{
+    const char *hole = strstr(tmpl, "%s");
+    if (!hole) {
+        snprintf(dst, n, "%s", tmpl);
+        return;
+    }
+    snprintf(dst, n, "%.*s%s%s", (int)(hole - tmpl), tmpl, arg, hole + 2);
+}
+
 static void add_call(world_t *w, int acct, int day, double sentiment, rng_t *r, const char *title_hint)
 {
     static const char *const pos_titles[] = {"Quarterly Business Review", "Expansion planning",
@@ -1294,7 +1307,7 @@ static void add_call(world_t *w, int acct, int day, double sentiment, rng_t *r, 
     const char *title = title_hint ? title_hint : titles[rng_int(r, 0, 3)];
     snprintf(c->title, sizeof c->title, "%s | %s", w->acc[acct].name, title);
     char base[400];
-    snprintf(base, sizeof base, sums[rng_int(r, 0, 2)], PICK(r, WORKLOADS));
+    fill_template(base, sizeof base, sums[rng_int(r, 0, 2)], PICK(r, WORKLOADS));
     if (rng_u01(r) < p_comp)
         snprintf(c->summary, sizeof c->summary, "%s They mentioned evaluating %s.", base, competitor_at(r, w, day));
     else
@@ -1373,9 +1386,9 @@ static void add_msg(world_t *w, int acct, int day, int tone, rng_t *r)
     snprintf(m->user, sizeof m->user, "%s.%s", PICK(r, FIRST_NAMES), PICK(r, LAST_NAMES));
     const char *wl = PICK(r, WORKLOADS);
     switch (tone) {
-    case 0: snprintf(m->text, sizeof m->text, pos[rng_int(r, 0, 2)], wl); break;
-    case 1: snprintf(m->text, sizeof m->text, neu[rng_int(r, 0, 3)], wl); break;
-    case 2: snprintf(m->text, sizeof m->text, neg[rng_int(r, 0, 3)], wl); break;
+    case 0: fill_template(m->text, sizeof m->text, pos[rng_int(r, 0, 2)], wl); break;
+    case 1: fill_template(m->text, sizeof m->text, neu[rng_int(r, 0, 3)], wl); break;
+    case 2: fill_template(m->text, sizeof m->text, neg[rng_int(r, 0, 3)], wl); break;
     default:
         snprintf(m->text, sizeof m->text, rng_u01(r) < 0.5 ? "Leadership asked us to benchmark %s before the renewal."
                                                           : "FYI our ML team is piloting %s for feature engineering.",
@@ -2221,7 +2234,7 @@ int main(int argc, char **argv)
     qsort(w->opp, (size_t)w->n_opp, sizeof *w->opp, opp_cmp);
     for (int i = 0; i < w->n_opp; i++)
         snprintf(w->opp[i].id, sizeof w->opp[i].id, "006A%012d", i + 1);
-    /* agreements: ids by start date order of generation is fine; keep them per account */
+    /* agreements keep generation order: per account, the active one first, then older ones */
     for (int i = 0; i < w->n_agr; i++)
         snprintf(w->agr[i].id, sizeof w->agr[i].id, "800A%012d", i + 1);
 
