@@ -350,8 +350,8 @@ void run_result_free(run_result *r);
 struct json_object *run_result_json(const run_result *r, int with_findings);
 void run_result_print(const run_result *r, const char *format, FILE *out);
 void session_id_default(char *out, size_t n);
-int source_query(revops_config *c, conf_instance *src, const char *dataset, const char *query, size_t rows_per_chunk,
-                 chunk_cb cb, void *cb_data, char *err, size_t errlen);
+int source_query(revops_config *c, conf_instance *src, const char *dataset, const char *query, int64_t row_limit,
+                 size_t rows_per_chunk, chunk_cb cb, void *cb_data, char *err, size_t errlen);
 
 /* --------------------------------------------------------- trigger.c -- */
 typedef struct trigger_payload {

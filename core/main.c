@@ -302,12 +302,14 @@ static int cmd_query(int argc, char **argv)
     revops_config *c = load(path, &code);
     if (!c) return code;
     conf_instance *src = NULL;
+    int64_t row_limit = 0;
     if (!query) {
         conf_pipeline *p = config_pipeline(c, pipeline);
         for (size_t i = 0; p && i < p->ninputs; i++)
             if (!strcmp(p->inputs[i].name, input)) {
                 query = p->inputs[i].query;
                 src = p->inputs[i].source;
+                row_limit = p->inputs[i].row_limit;
             }
         if (!query) {
             fprintf(stderr, "revops: %s has no pipeline '%s' with an input '%s'\n", path, pipeline, input);
@@ -324,7 +326,8 @@ static int cmd_query(int argc, char **argv)
     query_capture q = { .want = (size_t)chunk };
     char err[1024];
     size_t rows_per_chunk = rpc > 0 ? (size_t)rpc : src->rows_per_chunk;
-    int rc = source_query(c, src, input ? input : "query", query, rows_per_chunk, capture_chunk, &q, err, sizeof err);
+    int rc = source_query(c, src, input ? input : "query", query, row_limit, rows_per_chunk, capture_chunk, &q, err,
+                          sizeof err);
     revops_chunk meta = { .chunk_index = (size_t)chunk, .rows_per_chunk = rows_per_chunk, .total_rows = q.rows,
                           .total_chunks = (int64_t)q.chunks, .ncolumns = q.ncols, .columns = q.cols };
     json_object *out;

@@ -545,13 +545,13 @@ void run_result_print(const run_result *r, const char *format, FILE *out)
 
 /* `revops query`: one source, one query, chunks to cb.  Same retries and
  * deadline rules as a pipeline run, with the global settings. */
-int source_query(revops_config *c, conf_instance *src, const char *dataset, const char *query, size_t rows_per_chunk,
-                 chunk_cb cb, void *cb_data, char *err, size_t errlen)
+int source_query(revops_config *c, conf_instance *src, const char *dataset, const char *query, int64_t row_limit,
+                 size_t rows_per_chunk, chunk_cb cb, void *cb_data, char *err, size_t errlen)
 {
     double deadline = mono_now() + c->timeout;
     revops_instance in;
     if (open_with(c, &c->retry, deadline, src, &in, err, errlen) < 0) return -1;
-    conf_input input = { (char *)dataset, src, (char *)query, 0 };
+    conf_input input = { (char *)dataset, src, (char *)query, row_limit };
     revops_stream *s = stream_new(dataset, src->name, rows_per_chunk, NULL, cb, cb_data);
     fetch_arg a = { &input, &in, s, 0 };
     int attempts = 0;

@@ -4,13 +4,14 @@
 # rows_per_chunk, columns, results, query_info.
 . "$top_srcdir/tests/tap.sh"
 tap_tmpdir
-plugin_dir_with tp_rows.so sqlite.so
+plugin_dir_with tp_rows.so sqlite.so tp_sum.so
 cat > "$TMP/q.conf" <<C
 plugin_dir = "$TMP/plugins";
 state_dir = "state";
 sources = { gen = { plugin = "tp_rows"; rows = 4328; rows_per_chunk = 1000; };
             db = { plugin = "sqlite"; database = "q.db"; }; };
-pipelines = {};
+pipelines = { p = { analysis = "A5";
+                    inputs = { rows = { source = "db"; query = "SELECT a AS id, b FROM t ORDER BY a"; row_limit = 1; }; }; }; };
 C
 sqlite3 "$TMP/q.db" "CREATE TABLE t (a INTEGER, b TEXT, c REAL, d DATE); INSERT INTO t VALUES (1, 'x', 1.5, '2026-01-01'), (2, NULL, NULL, '2026-01-02');"
 
@@ -46,5 +47,9 @@ like "$TMP/e.json" "no such table: nosuch" "a failing query: the database's reas
 "$REVOPS" query -c "$TMP/q.conf" -s nosuch -q x > "$TMP/out" 2> "$TMP/err"
 is "$?" 64 "an unknown source: exit 64"
 like "$TMP/err" "defines no source 'nosuch'" "an unknown source is named"
+
+"$REVOPS" query -c "$TMP/q.conf" -p p -i rows > "$TMP/pi.json" 2> "$TMP/err"
+is "$?" 0 "query -p PIPELINE -i INPUT runs that input's query"
+is "$(jget "$TMP/pi.json" "d['columns'], d['results']")" "(['id', 'b'], [[1, 'x']])" "with the input's source and its row_limit"
 
 done_testing
