@@ -122,6 +122,17 @@ void http_response_free(revops_http_response *resp)
     resp->body_len = 0;
 }
 
+static void take_response(revops_http_response *resp, exchange *x, long status, int attempt)
+{
+    http_response_free(resp);
+    resp->status = status;
+    resp->attempts = attempt;
+    resp->body_len = x->body.len;
+    resp->body = sb_steal(&x->body);
+    resp->content_type = x->content_type;
+    x->content_type = NULL;
+}
+
 revops_status http_request(revops_instance *self, const revops_http_request *req, revops_http_response *resp)
 {
     memset(resp, 0, sizeof *resp);
@@ -180,8 +191,6 @@ revops_status http_request(revops_instance *self, const revops_http_request *req
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
         curl_easy_cleanup(h);
         if (self) self->http_requests++;
-        resp->attempts = attempt;
-        resp->status = status;
 
         int transient;
         if (rc != CURLE_OK) {
@@ -192,23 +201,13 @@ revops_status http_request(revops_instance *self, const revops_http_request *req
             snprintf(why, sizeof why, "%s %s: HTTP %ld", method, logurl, status);
         }
         log_msg(REVOPS_LOG_DEBUG, self ? self->label : NULL, "%s (attempt %d of %d)", why, attempt, rp->max_attempts);
+        /* The response is the last attempt's, failed ones included: an API's
+         * error body is what tells the operator what went wrong. */
+        take_response(resp, &x, status, attempt);
         if (rc == CURLE_OK && !transient) {
-            http_response_free(resp);
-            resp->status = status;
-            resp->attempts = attempt;
-            resp->body_len = x.body.len;
-            resp->body = sb_steal(&x.body);
-            resp->content_type = x.content_type;
             result = REVOPS_OK;
             break;
         }
-        /* Keep the last failed body: an API's error text helps the operator. */
-        http_response_free(resp);
-        resp->status = status;
-        resp->attempts = attempt;
-        resp->body_len = x.body.len;
-        resp->body = sb_steal(&x.body);
-        resp->content_type = x.content_type;
         if (!transient) {
             result = REVOPS_ERROR;
             break;
