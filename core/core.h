@@ -298,6 +298,8 @@ struct json_object *chunk_to_json(const revops_chunk *c, const char *error, cons
 
 /* ------------------------------------------------------------ http.c -- */
 revops_status http_request(revops_instance *self, const revops_http_request *req, revops_http_response *resp);
+revops_status http_json_stream(revops_instance *self, const revops_http_request *req, const char *array_member,
+                               revops_json_member_fn fn, void *data, revops_http_response *resp);
 void http_response_free(revops_http_response *resp);
 void http_global_init(void);
 void http_global_cleanup(void);
@@ -365,5 +367,24 @@ typedef struct trigger_payload {
 /* Parse and validate the spec's EventBridge payload; 0, or -1 + err. */
 int trigger_parse(const char *text, size_t len, trigger_payload *out, char *err, size_t errlen);
 int session_id_valid(const char *s);
+
+/* ------------------------------------------------------- json_scan.c -- */
+typedef struct json_scan json_scan;
+typedef revops_status (*json_member_fn)(void *data, const char *member, revops_json *value);
+json_scan *json_scan_new(const char *array_member, json_member_fn fn, void *data);
+/* 0 ok; -1 invalid JSON or the callback stopped (see json_scan_error/status). */
+int json_scan_feed(json_scan *s, const char *p, size_t n);
+int json_scan_finish(json_scan *s);   /* -1 when the document is incomplete */
+const char *json_scan_error(const json_scan *s);
+revops_status json_scan_status(const json_scan *s);  /* what the callback returned, OK if it never stopped */
+size_t json_scan_elements(const json_scan *s);
+void json_scan_free(json_scan *s);
+
+/* ----------------------------------------------------------- oauth.c -- */
+revops_status oauth_token(revops_instance *self, const revops_oauth_request *req, const char **token);
+void oauth_invalidate(revops_instance *self, const revops_oauth_request *req);
+const char *oauth_token_field(revops_instance *self, const revops_oauth_request *req, const char *field);
+void oauth_cleanup(void);
+char *url_encode(const char *s);
 
 #endif

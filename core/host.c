@@ -213,6 +213,32 @@ static void h_free(void *p)
     free(p);
 }
 
+static size_t h_json_object_len(revops_json *j)
+{
+    return json_object_is_type((json_object *)j, json_type_object) ? (size_t)json_object_object_length((json_object *)j) : 0;
+}
+
+/* The i-th member in insertion order (json-c keeps it). */
+static struct lh_entry *member_at(revops_json *j, size_t i)
+{
+    if (!json_object_is_type((json_object *)j, json_type_object)) return NULL;
+    struct lh_entry *e = json_object_get_object((json_object *)j)->head;
+    while (e && i--) e = e->next;
+    return e;
+}
+
+static const char *h_json_object_key(revops_json *j, size_t i)
+{
+    struct lh_entry *e = member_at(j, i);
+    return e ? (const char *)lh_entry_k(e) : NULL;
+}
+
+static revops_json *h_json_object_value(revops_json *j, size_t i)
+{
+    struct lh_entry *e = member_at(j, i);
+    return e ? (revops_json *)lh_entry_v(e) : NULL;
+}
+
 static revops_status h_emit_finding(revops_emitter *e, const revops_finding *f)
 {
     char err[256];
@@ -267,4 +293,13 @@ const revops_host host_services = {
     .stream_total_rows = stream_total_impl,
     .emit_finding = h_emit_finding,
     .finding_json = finding_json_string,
+    /* since 1.1 */
+    .oauth_token = oauth_token,
+    .oauth_invalidate = oauth_invalidate,
+    .oauth_token_field = oauth_token_field,
+    .http_json_stream = http_json_stream,
+    .url_encode = url_encode,
+    .json_object_len = h_json_object_len,
+    .json_object_key = h_json_object_key,
+    .json_object_value = h_json_object_value,
 };

@@ -38,17 +38,38 @@ void http_global_cleanup(void)
     curl_global_cleanup();
 }
 
+/* Where a response body goes: buffered whole (http), or, for a 2xx
+ * answer, through the JSON scanner (http_json_stream). */
 typedef struct exchange {
     strbuf body;
     double retry_after;   /* seconds, -1 if none */
     char *content_type;
+    CURL *h;
+    json_scan *scan;      /* NULL: buffer the body */
+    int streaming;        /* the status is 2xx and bytes go to scan */
+    int scan_failed;
 } exchange;
+
+#define ERROR_BODY_MAX (1u << 20)  /* keep at most 1 MiB of an error body */
 
 static size_t on_body(char *p, size_t size, size_t n, void *data)
 {
     exchange *x = data;
-    sb_add(&x->body, p, size * n);
-    return size * n;
+    size_t len = size * n;
+    if (x->scan && !x->streaming && x->body.len == 0) {
+        long status = 0;
+        curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
+        x->streaming = status >= 200 && status < 300;
+    }
+    if (x->streaming) {
+        if (json_scan_feed(x->scan, p, len) < 0) {
+            x->scan_failed = 1;
+            return 0;  /* CURLE_WRITE_ERROR: stop the transfer */
+        }
+        return len;
+    }
+    if (x->body.len < ERROR_BODY_MAX || !x->scan) sb_add(&x->body, p, len);
+    return len;
 }
 
 static size_t on_header(char *p, size_t size, size_t n, void *data)
@@ -133,7 +154,10 @@ static void take_response(revops_http_response *resp, exchange *x, long status, 
     x->content_type = NULL;
 }
 
-revops_status http_request(revops_instance *self, const revops_http_request *req, revops_http_response *resp)
+/* One request with the core's retries.  With fn, a 2xx body is streamed
+ * through the JSON scanner (see http_json_stream in revops.h). */
+static revops_status exchange_run(revops_instance *self, const revops_http_request *req, revops_http_response *resp,
+                                  const char *array_member, json_member_fn fn, void *fn_data)
 {
     memset(resp, 0, sizeof *resp);
     const revops_config *cfg = self ? self->cfg : NULL;
@@ -145,20 +169,21 @@ revops_status http_request(revops_instance *self, const revops_http_request *req
     struct curl_slist *hdrs = NULL;
     for (size_t i = 0; req->headers && req->headers[i]; i++) hdrs = curl_slist_append(hdrs, req->headers[i]);
     revops_status result = REVOPS_ERROR;
-    char why[512] = "";
+    char why[768] = "";
 
     for (int attempt = 1; attempt <= rp->max_attempts; attempt++) {
         exchange x = { .retry_after = -1 };
-        CURL *h = curl_easy_init();
         double left = self && self->deadline > 0 ? self->deadline - mono_now() : INFINITY;
         double timeout = req->timeout > 0 ? req->timeout : (cfg ? cfg->http_timeout : 60);
         if (left < timeout) timeout = left;
         if (timeout <= 0) {
             snprintf(why, sizeof why, "%s %s: the run's deadline has passed", method, logurl);
             result = REVOPS_RETRY;
-            curl_easy_cleanup(h);
             break;
         }
+        CURL *h = curl_easy_init();
+        x.h = h;
+        if (fn) x.scan = json_scan_new(array_member, fn, fn_data);
         curl_easy_setopt(h, CURLOPT_URL, req->url);
         curl_easy_setopt(h, CURLOPT_SHARE, share);
         curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -192,27 +217,55 @@ revops_status http_request(revops_instance *self, const revops_http_request *req
         curl_easy_cleanup(h);
         if (self) self->http_requests++;
 
-        int transient;
-        if (rc != CURLE_OK) {
+        int transient = 0, final_error = 0;
+        size_t delivered = x.scan ? json_scan_elements(x.scan) : 0;
+        if (x.scan_failed) {
+            /* The scanner stopped the transfer: the consumer said stop, or
+             * the JSON is malformed. */
+            if (json_scan_status(x.scan) != REVOPS_OK) {
+                result = json_scan_status(x.scan);
+                snprintf(why, sizeof why, "%s %s: stopped by the consumer after %zu elements", method, logurl, delivered);
+                take_response(resp, &x, status, attempt);
+                json_scan_free(x.scan);
+                break;
+            }
+            final_error = 1;
+            snprintf(why, sizeof why, "%s %s: HTTP %ld: %s", method, logurl, status, json_scan_error(x.scan));
+        } else if (rc != CURLE_OK) {
             transient = transient_curl_error(rc);
-            snprintf(why, sizeof why, "%s %s: %s", method, logurl, curl_easy_strerror(rc));
+            final_error = !transient;
+            snprintf(why, sizeof why, "%s %s: %s%s", method, logurl, curl_easy_strerror(rc),
+                     x.streaming ? " (in the middle of the response)" : "");
+        } else if (x.streaming && json_scan_finish(x.scan) < 0) {
+            /* A 2xx body that ends early: a dropped connection, as far as
+             * we can tell, so worth another try. */
+            transient = 1;
+            snprintf(why, sizeof why, "%s %s: HTTP %ld: %s", method, logurl, status, json_scan_error(x.scan));
         } else {
             transient = transient_status(status);
             snprintf(why, sizeof why, "%s %s: HTTP %ld", method, logurl, status);
         }
+        if (x.scan) json_scan_free(x.scan);
         log_msg(REVOPS_LOG_DEBUG, self ? self->label : NULL, "%s (attempt %d of %d)", why, attempt, rp->max_attempts);
         /* The response is the last attempt's, failed ones included: an API's
          * error body is what tells the operator what went wrong. */
         take_response(resp, &x, status, attempt);
-        if (rc == CURLE_OK && !transient) {
+        if (!transient && !final_error) {
             result = REVOPS_OK;
             break;
         }
-        if (!transient) {
+        if (final_error) {
             result = REVOPS_ERROR;
             break;
         }
         result = REVOPS_RETRY;
+        /* Elements already handed over cannot be taken back: the caller's
+         * own retry (the core's fetch retry, which skips rows already taken)
+         * has to start over. */
+        if (delivered > 0) {
+            snprintf(why + strlen(why), sizeof why - strlen(why), " after %zu elements were received", delivered);
+            break;
+        }
         if (attempt == rp->max_attempts) break;
         double wait = x.retry_after >= 0 ? x.retry_after : retry_delay(rp, attempt + 1);
         double left_now = self && self->deadline > 0 ? self->deadline - mono_now() : INFINITY;
@@ -230,4 +283,15 @@ revops_status http_request(revops_instance *self, const revops_http_request *req
         snprintf(self->error, sizeof self->error, "%s%s", why,
                  result == REVOPS_RETRY ? " (transient; retries exhausted)" : "");
     return result;
+}
+
+revops_status http_request(revops_instance *self, const revops_http_request *req, revops_http_response *resp)
+{
+    return exchange_run(self, req, resp, NULL, NULL, NULL);
+}
+
+revops_status http_json_stream(revops_instance *self, const revops_http_request *req, const char *array_member,
+                               revops_json_member_fn fn, void *data, revops_http_response *resp)
+{
+    return exchange_run(self, req, resp, array_member, fn, data);
 }

@@ -462,6 +462,7 @@ int main(int argc, char **argv)
     else if (!strcmp(cmd, "query")) code = cmd_query(argc - 1, argv + 1);
     else if (!strcmp(cmd, "trigger")) code = cmd_trigger(argc - 1, argv + 1);
     else code = usage_error("unknown command '%s'", cmd);
+    oauth_cleanup();
     http_global_cleanup();
     intern_free_all();
     return code;

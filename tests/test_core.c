@@ -93,7 +93,7 @@ static void test_findings(void)
     revops_signal sig = { "usage_decline", 31.5, 20, 0.5, "Jul 100 > Aug 90 > Sep 80 > Oct 68.5" };
     const char *acts[] = { "Call the account owner" };
     revops_finding f = { "A1", "001A", "Acme", NULL, "at_risk_account", REVOPS_PRIORITY_HIGH, 0.5, 0.8,
-                         "Acme is at risk", "desc", 1, &sig, 1, acts, "" };
+                         "Acme is at risk", "desc", 1, &sig, 1, acts, "", 0 };
     revops_finding *a = finding_copy(&f);
     f.score = 0.9;
     f.priority = REVOPS_PRIORITY_CRITICAL;
@@ -315,6 +315,70 @@ static void test_stream(void)
     json_object_put(j);
 }
 
+typedef struct scan_seen {
+    size_t elems;
+    int64_t id_sum;
+    char meta_first[32];
+    int64_t rows_member;
+    char last_name[64];
+} scan_seen;
+
+static revops_status scan_cb(void *data, const char *member, revops_json *v)
+{
+    scan_seen *x = data;
+    json_object *o = (json_object *)v;
+    if (!strcmp(member, "data")) {
+        x->elems++;
+        x->id_sum += json_object_get_int64(json_object_array_get_idx(o, 0));
+        snprintf(x->last_name, sizeof x->last_name, "%s", json_object_get_string(json_object_array_get_idx(o, 1)));
+    } else if (!strcmp(member, "meta")) {
+        snprintf(x->meta_first, sizeof x->meta_first, "%s",
+                 json_object_get_string(json_object_object_get(json_object_array_get_idx(o, 0), "name")));
+    } else if (!strcmp(member, "rows")) {
+        x->rows_member = json_object_get_int64(o);
+    }
+    return REVOPS_OK;
+}
+
+static void test_json_scan(void)
+{
+    const char *doc = " {\"meta\": [{\"name\": \"id\"}], \"data\": [[1, \"a]\\\"}\"], [2, \"b\"], [3, null]],"
+                      " \"rows\": 3, \"x\": {\"data\": [9]}, \"t\": true}";
+    /* Byte by byte: element boundaries must not depend on how bytes arrive. */
+    scan_seen a = { 0 };
+    json_scan *s = json_scan_new("data", scan_cb, &a);
+    int rc = 0;
+    for (size_t i = 0; doc[i] && rc == 0; i++) rc = json_scan_feed(s, doc + i, 1);
+    ok(rc == 0 && json_scan_finish(s) == 0, "a document fed one byte at a time scans (%s)", json_scan_error(s) ? json_scan_error(s) : "ok");
+    ok(a.elems == 3 && a.id_sum == 6, "three array elements, each once");
+    ok(!strcmp(a.meta_first, "id") && a.rows_member == 3, "other members arrive whole");
+    json_scan_free(s);
+
+    scan_seen b = { 0 };
+    s = json_scan_new("data", scan_cb, &b);
+    ok(json_scan_feed(s, doc, strlen(doc)) == 0 && json_scan_finish(s) == 0 && b.elems == 3, "the same in one piece");
+    json_scan_free(s);
+
+    scan_seen c = { 0 };
+    s = json_scan_new("data", scan_cb, &c);
+    const char *cut = "{\"data\": [[1, \"a\"], [2, \"b";
+    ok(json_scan_feed(s, cut, strlen(cut)) == 0 && json_scan_finish(s) < 0 && strstr(json_scan_error(s), "truncated JSON") &&
+           c.elems == 1,
+       "a truncated document is reported after the complete elements: %s", json_scan_error(s));
+    json_scan_free(s);
+
+    scan_seen d = { 0 };
+    s = json_scan_new("data", scan_cb, &d);
+    const char *bad = "{\"data\": [[1, \"a\"] [2]]}";
+    ok(json_scan_feed(s, bad, strlen(bad)) < 0 && strstr(json_scan_error(s), "at byte 19"),
+       "a missing comma is reported with its byte offset: %s", json_scan_error(s));
+    json_scan_free(s);
+
+    char *e = url_encode("a b&c=d/é");
+    ok(!strcmp(e, "a%20b%26c%3Dd%2F%C3%A9"), "url_encode: %s", e);
+    free(e);
+}
+
 /* HTTP against tests/fake_http.py on loopback. */
 static pid_t fake_pid;
 static FILE *fake_in;
@@ -425,6 +489,78 @@ static void test_http(void)
     http_response_free(&r);
     free(url);
 
+    /* OAuth token cache. */
+    char *turl = xasprintf("http://127.0.0.1:%d/token/3600", fake_port);
+    const char *form[] = { "grant_type", "client_credentials", "client_id", "id", "client_secret", "s3cret", NULL };
+    revops_oauth_request oreq = { turl, form, "id", NULL };
+    const char *tok1 = NULL, *tok2 = NULL;
+    ok(oauth_token(&in, &oreq, &tok1) == REVOPS_OK && tok1 && !strcmp(tok1, "tok-1"), "a token is fetched (%s)", tok1 ? tok1 : "none");
+    ok(oauth_token(&in, &oreq, &tok2) == REVOPS_OK && !strcmp(tok2, "tok-1"), "and reused while valid");
+    oauth_invalidate(&in, &oreq);
+    ok(oauth_token(&in, &oreq, &tok2) == REVOPS_OK && !strcmp(tok2, "tok-2"), "after a 401 (invalidate) a new one is fetched");
+    ok(!strcmp(tok1, "tok-1"), "the old pointer stays valid");
+    free(turl);
+    turl = xasprintf("http://127.0.0.1:%d/token/30", fake_port);
+    revops_oauth_request short_req = { turl, form, "id", NULL };
+    oauth_token(&in, &short_req, &tok1);
+    sleep_seconds(0.1);
+    oauth_token(&in, &short_req, &tok2);
+    ok(strcmp(tok1, tok2) == 0, "a 30 s token is reused at first (%s, %s)", tok1, tok2);
+    free(turl);
+    turl = xasprintf("http://127.0.0.1:%d/token/1", fake_port);
+    revops_oauth_request expiring = { turl, form, "id", NULL };
+    oauth_token(&in, &expiring, &tok1);
+    sleep_seconds(0.7);
+    oauth_token(&in, &expiring, &tok2);
+    ok(strcmp(tok1, tok2) != 0, "a token is refreshed before its expires_in (%s -> %s)", tok1, tok2);
+    free(turl);
+    turl = xasprintf("http://127.0.0.1:%d/token/3600", fake_port);
+    const char *badform[] = { "grant_type", "client_credentials", "client_id", "id", "client_secret", "WRONG-SECRET", NULL };
+    revops_oauth_request badreq = { turl, badform, "other", NULL };
+    ok(oauth_token(&in, &badreq, &tok1) == REVOPS_ERROR && strstr(in.error, "refused: HTTP 401: invalid_client: bad client credentials") &&
+           !strstr(in.error, "WRONG-SECRET"),
+       "a refused token request says why, without the secret: %s", in.error);
+    ok(!strcmp(oauth_token_field(&in, &oreq, "token_type"), "Bearer"), "other members of the token response are readable");
+    free(turl);
+
+    /* Streaming JSON. */
+    scan_seen sx = { 0 };
+    url = xasprintf("http://127.0.0.1:%d/stream/5000", fake_port);
+    revops_http_request sreq = { "GET", url, NULL, NULL, 0, 10 };
+    st = http_json_stream(&in, &sreq, "data", scan_cb, &sx, &r);
+    ok(st == REVOPS_OK && r.status == 200 && sx.elems == 5000 && sx.id_sum == 4999LL * 5000 / 2 && sx.rows_member == 5000,
+       "5000 rows streamed, each once (%zu)", sx.elems);
+    ok(!strcmp(sx.last_name, "row-4999 \"q\" ]"), "escaped quotes and brackets inside strings survive: %s", sx.last_name);
+    http_response_free(&r);
+    free(url);
+
+    scan_seen sc = { 0 };
+    url = xasprintf("http://127.0.0.1:%d/stream-cut/1000", fake_port);
+    revops_http_request creq = { "GET", url, NULL, NULL, 0, 10 };
+    st = http_json_stream(&in, &creq, "data", scan_cb, &sc, &r);
+    ok(st == REVOPS_RETRY && sc.elems == 500 && r.attempts == 1 && strstr(in.error, "after 500 elements"),
+       "a body cut mid-array: RETRY after the 500 rows it had, not retried inside (%s)", in.error);
+    http_response_free(&r);
+    free(url);
+
+    scan_seen sb2 = { 0 };
+    url = xasprintf("http://127.0.0.1:%d/stream-bad", fake_port);
+    revops_http_request breq = { "GET", url, NULL, NULL, 0, 10 };
+    st = http_json_stream(&in, &breq, "data", scan_cb, &sb2, &r);
+    ok(st == REVOPS_ERROR && strstr(in.error, "invalid JSON at byte") && sb2.elems == 3, "malformed JSON: ERROR with the offset (%s)", in.error);
+    http_response_free(&r);
+    free(url);
+
+    scan_seen s404 = { 0 };
+    url = xasprintf("http://127.0.0.1:%d/status/404", fake_port);
+    revops_http_request nreq = { "GET", url, NULL, NULL, 0, 10 };
+    st = http_json_stream(&in, &nreq, "data", scan_cb, &s404, &r);
+    ok(st == REVOPS_OK && r.status == 404 && strstr(r.body, "status 404 as asked") && s404.elems == 0,
+       "an error status is returned whole, not streamed");
+    http_response_free(&r);
+    free(url);
+
+    oauth_cleanup();
     stop_fake();
     http_global_cleanup();
 }
@@ -441,6 +577,7 @@ int main(void)
     test_secrets();
     test_options();
     test_stream();
+    test_json_scan();
     test_http();
     printf("1..%d\n", n_tests);
     return n_failed ? 1 : 0;

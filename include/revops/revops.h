@@ -33,7 +33,7 @@ extern "C" {
 #endif
 
 #define REVOPS_ABI_MAJOR 1
-#define REVOPS_ABI_MINOR 0
+#define REVOPS_ABI_MINOR 1
 #define REVOPS_PLUGIN_MAGIC 0x52564f50u /* "RVOP" */
 #define REVOPS_DESCRIPTOR_SYMBOL "revops_plugin_descriptor"
 
@@ -222,6 +222,11 @@ typedef struct revops_finding {
      * account, opportunity and category — stable across runs whatever the
      * score, so actions can recognise a finding they already delivered. */
     char fingerprint[65];
+    /* Since 1.1, set by the core: non-zero when the run that produced this
+     * finding lost part of an input (a later chunk or page failed after its
+     * retries), so the finding rests on partial data.  Plugins emitting a
+     * finding leave it 0; the core ignores what they put there. */
+    int partial;
 } revops_finding;
 
 /* --------------------------------------------------------- host services -- */
@@ -257,6 +262,17 @@ typedef struct revops_http_response {
     char *content_type;                /* owned by the host, may be NULL */
     int attempts;                      /* how many tries the host made */
 } revops_http_response;
+
+/* OAuth 2.0 token request (client credentials, JWT bearer, ...). */
+typedef struct revops_oauth_request {
+    const char *token_url;
+    const char *const *form;     /* NULL-terminated, alternating name, value, name, value ... */
+    const char *cache_key;       /* e.g. the client id; tokens are shared per (token_url, cache_key) */
+    const char *const *headers;  /* extra headers, NULL-terminated "Name: value"; may be NULL */
+} revops_oauth_request;
+
+/* Called by http_json_stream for each streamed element or top-level member. */
+typedef revops_status (*revops_json_member_fn)(void *data, const char *member, revops_json *value);
 
 /* What the core tells an analysis about the run it is part of. */
 typedef struct revops_run_info {
@@ -345,6 +361,44 @@ typedef struct revops_host {
     /* A finding as one line of JSON (the same form `revops run --format json`
      * and the run record use); free with host->free. */
     char *(*finding_json)(const revops_finding *f);
+
+    /* ---- since 1.1 ------------------------------------------------------ */
+
+    /* OAuth 2.0 token cache.  The token endpoint is POSTed the form fields
+     * (application/x-www-form-urlencoded; the host encodes the values) once;
+     * the access_token is reused by every instance asking with the same
+     * token_url and cache_key until 60 s before its expires_in.  After a 401
+     * from the API, call oauth_invalidate and ask again: one fresh token.
+     * *token stays valid until the next oauth_* call of this instance. */
+    revops_status (*oauth_token)(revops_instance *self, const revops_oauth_request *req, const char **token);
+    void (*oauth_invalidate)(revops_instance *self, const revops_oauth_request *req);
+    /* Another string member of the cached token response (Salesforce's
+     * instance_url, ...), or NULL; valid like *token. */
+    const char *(*oauth_token_field)(revops_instance *self, const revops_oauth_request *req, const char *field);
+
+    /* Streaming JSON over HTTP: the response must be one JSON object; the
+     * array member named `array_member` is cut at element boundaries as the
+     * bytes arrive and each element is parsed and handed to fn alone (with
+     * member = array_member), so memory does not grow with the array; every
+     * other top-level member is handed to fn whole when complete.  The
+     * revops_json passed to fn is freed when fn returns.
+     * A non-2xx response is not streamed: it is returned whole in resp (as
+     * http does) and the call returns OK, so check resp->status.  Transient
+     * failures are retried as by http until the first element was handed
+     * over; after that a failure returns RETRY (the core's fetch retry then
+     * skips the rows already taken).  Truncated or invalid JSON is ERROR with
+     * the byte offset.  fn returning non-OK stops the transfer. */
+    revops_status (*http_json_stream)(revops_instance *self, const revops_http_request *req,
+                                      const char *array_member, revops_json_member_fn fn, void *data,
+                                      revops_http_response *resp);
+
+    /* URL-encode s (RFC 3986 unreserved kept); free with host->free. */
+    char *(*url_encode)(const char *s);
+
+    /* JSON object members: count and the i-th key/value (NULL past the end). */
+    size_t (*json_object_len)(revops_json *j);
+    const char *(*json_object_key)(revops_json *j, size_t i);
+    revops_json *(*json_object_value)(revops_json *j, size_t i);
 } revops_host;
 
 /* ------------------------------------------------------------ plugin kinds -- */

@@ -49,7 +49,7 @@ static revops_status s_finalize(void *p, revops_emitter *e)
         revops_signal sig[2] = { { "rows", (double)s->rows, 0, 0.5, "rows seen" },
                                  { "id_sum", (double)s->id_sum, 0, 0.5, "sum of ids" } };
         revops_finding f = { "A5", account, NULL, NULL, "test", (revops_priority)(k % 4),
-                             (double)(k + 1) / (double)s->findings, 1.0, title, "a test finding", 2, sig, 0, NULL, "" };
+                             (double)(k + 1) / (double)s->findings, 1.0, title, "a test finding", 2, sig, 0, NULL, "", 0 };
         revops_status st = s->host->emit_finding(e, &f);
         if (st != REVOPS_OK) return st;
     }
