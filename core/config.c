@@ -444,7 +444,7 @@ static char *string_setting(revops_config *c, const config_setting_t *g, const c
 
 static void read_globals(revops_config *c, const config_setting_t *root, diag *d)
 {
-    static const char *const keys[] = { "plugin_dir", "state_dir", "log", "retry", "timeout", "http",
+    static const char *const keys[] = { "plugin_dir", "state_dir", "log", "retry", "timeout", "http", "aws",
                                         "sources", "actions", "pipelines", NULL };
     check_keys(c, root, keys, "configuration", d);
     const config_setting_t *pd = member(c, root, "plugin_dir", CONFIG_TYPE_STRING, 0, "configuration", d);
@@ -467,6 +467,16 @@ static void read_globals(revops_config *c, const config_setting_t *root, diag *d
     const config_setting_t *rt = member(c, root, "retry", CONFIG_TYPE_GROUP, 0, "configuration", d);
     if (rt) read_retry(c, rt, &c->retry, "retry", d);
     read_number(c, root, "timeout", 1, 86400, &c->timeout, "configuration", d);
+    const config_setting_t *aws = member(c, root, "aws", CONFIG_TYPE_GROUP, 0, "configuration", d);
+    if (aws) {
+        static const char *const akeys[] = { "region", "secretsmanager_endpoint", NULL };
+        check_keys(c, aws, akeys, "aws", d);
+        char *region = string_setting(c, aws, "region", "aws", d, 0);
+        char *endpoint = string_setting(c, aws, "secretsmanager_endpoint", "aws", d, 0);
+        aws_configure(region, endpoint);
+        free(region);
+        free(endpoint);
+    }
     const config_setting_t *http = member(c, root, "http", CONFIG_TYPE_GROUP, 0, "configuration", d);
     if (http) {
         static const char *const hkeys[] = { "ca_file", "ca_path", "proxy", "connect_timeout", "timeout", NULL };

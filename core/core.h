@@ -387,4 +387,34 @@ const char *oauth_token_field(revops_instance *self, const revops_oauth_request 
 void oauth_cleanup(void);
 char *url_encode(const char *s);
 
+/* ----------------------------------------------------------- sigv4.c -- */
+typedef struct aws_credentials { const char *access_key_id, *secret_access_key, *session_token; } aws_credentials;
+typedef struct sigv4_request {
+    const char *method;
+    const char *path;           /* as it goes on the wire (may hold %XX) */
+    const char *query;          /* after '?', as sent; NULL or "" for none */
+    const char *const *headers; /* NULL-terminated "Name:value", request order, duplicates allowed */
+    const void *body;
+    size_t body_len;
+    const char *region, *service;
+    const char *amz_date;       /* "20150830T123600Z" */
+    int s3;                     /* S3 rules: no normalisation, no second encoding */
+} sigv4_request;
+typedef struct sigv4_result {
+    char *canonical_request, *string_to_sign, *signed_headers, *signature, *authorization;
+} sigv4_result;
+int sigv4_sign(const sigv4_request *r, const aws_credentials *c, sigv4_result *out, char *err, size_t errlen);
+void sigv4_result_free(sigv4_result *out);
+
+/* ------------------------------------------------------------- aws.c -- */
+void aws_configure(const char *region, const char *secretsmanager_endpoint);
+const char *aws_region(void);
+int aws_credentials_env(aws_credentials *c);
+void aws_amz_date(char out[17]);
+revops_status aws_json_call(revops_instance *self, const char *endpoint, const char *service, const char *region,
+                            const char *target, const char *content_type, const char *body, revops_http_response *resp,
+                            char *err, size_t errlen);
+int aws_secret_resolve(const char *spec, char **out, char *err, size_t errlen);
+void aws_cleanup(void);
+
 #endif

@@ -463,6 +463,7 @@ int main(int argc, char **argv)
     else if (!strcmp(cmd, "trigger")) code = cmd_trigger(argc - 1, argv + 1);
     else code = usage_error("unknown command '%s'", cmd);
     oauth_cleanup();
+    aws_cleanup();
     http_global_cleanup();
     intern_free_all();
     return code;

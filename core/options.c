@@ -239,6 +239,14 @@ static void value_from_setting(opt_value *ov, const config_setting_t *s, const c
         !(getenv(ov->str + 4) && *getenv(ov->str + 4)))
         diag_add(d, file, line, "%s: option '%s': environment variable %s is not set or empty", what,
                  def->name, ov->str + 4);
+    if (def->sensitive && ov->str && strncmp(ov->str, "aws-secretsmanager:", 19) == 0) {
+        aws_credentials cred;
+        if (!aws_region())
+            diag_add(d, file, line, "%s: option '%s': %s needs an AWS region (aws.region, or AWS_REGION)", what, def->name, ov->str);
+        if (aws_credentials_env(&cred) < 0)
+            diag_add(d, file, line, "%s: option '%s': %s needs AWS credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)",
+                     what, def->name, ov->str);
+    }
 }
 
 static int is_reserved(const char *const *reserved, const char *name)

@@ -10,9 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define AWS_SM "aws-secretsmanager:"
+
 int secret_is_reference(const char *v)
 {
-    return strncmp(v, "env:", 4) == 0 || strncmp(v, "file:", 5) == 0;
+    return strncmp(v, "env:", 4) == 0 || strncmp(v, "file:", 5) == 0 || strncmp(v, AWS_SM, strlen(AWS_SM)) == 0;
 }
 
 void secret_wipe_free(char *s)
@@ -74,6 +76,13 @@ int secret_resolve(const char *ref, char **out, char *err, size_t errlen)
         return 0;
     }
     if (strncmp(ref, "file:", 5) == 0) return read_secret_file(ref + 5, out, err, errlen);
+    if (strncmp(ref, AWS_SM, strlen(AWS_SM)) == 0) {
+        if (!ref[strlen(AWS_SM)]) {
+            snprintf(err, errlen, "aws-secretsmanager: needs a secret name (aws-secretsmanager:NAME or NAME#key)");
+            return -1;
+        }
+        return aws_secret_resolve(ref + strlen(AWS_SM), out, err, errlen);
+    }
     *out = xstrdup(ref);
     return 0;
 }

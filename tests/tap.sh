@@ -57,3 +57,18 @@ demo_conf() {
         -e "s|state_dir = \"../demo/state\"|state_dir = \"$TMP/state\"|" \
         "$top_srcdir/config/demo.conf" > "$4"
 }
+# start_fake SCRIPT [ENV=VALUE ...]: run a fake server (python3, loopback) until
+# the test exits; sets FAKE_PORT.  The server exits when its stdin closes.
+start_fake() {
+    script=$1; shift
+    fifo="$TMP/fake.$$.$(basename "$script").in"
+    mkfifo "$fifo"
+    env "$@" "$PYTHON" "$top_srcdir/tests/$script" < "$fifo" > "$TMP/$script.port" 2> "$TMP/$script.err" &
+    exec 9> "$fifo"
+    for _ in $(seq 100); do
+        grep -q PORT "$TMP/$script.port" 2>/dev/null && break
+        sleep 0.05
+    done
+    FAKE_PORT=$(sed -n 's/^PORT //p' "$TMP/$script.port")
+    [ -n "$FAKE_PORT" ] || { echo "Bail out! $script did not start: $(cat "$TMP/$script.err")"; exit 1; }
+}

@@ -20,6 +20,15 @@ static revops_status tp_open(revops_instance *self, const revops_host *host, con
     c->self = self;
     c->rows = host->opt_int(o, "rows");
     c->fail_times = host->opt_int(o, "fail_times");
+    /* expect_secret (sensitive, resolved by the core) must equal
+     * expect_value: lets tests check secret references end to end without
+     * the plugin ever printing the secret. */
+    const char *secret = host->opt_string(o, "expect_secret"), *want = host->opt_string(o, "expect_value");
+    if (secret && want && strcmp(secret, want) != 0) {
+        host->error(self, "the resolved secret is not the expected value");
+        free(c);
+        return REVOPS_ERROR;
+    }
     *out = c;
     return REVOPS_OK;
 }
@@ -68,6 +77,8 @@ static void tp_close(void *p)
 static const revops_option_def options[] = {
     { "rows", REVOPS_OPT_INT, 0, "10", 0, 10000000, NULL, 0, "how many rows to produce" },
     { "fail_times", REVOPS_OPT_INT, 0, "0", 0, 100, NULL, 0, "fail (RETRY) this many times after half the rows" },
+    { "expect_secret", REVOPS_OPT_STRING, 0, NULL, 0, 0, NULL, 1, "a secret reference to resolve (tests)" },
+    { "expect_value", REVOPS_OPT_STRING, 0, NULL, 0, 0, NULL, 0, "the value expect_secret must resolve to" },
     { NULL, 0, 0, NULL, 0, 0, NULL, 0, NULL },
 };
 
