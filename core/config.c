@@ -156,6 +156,7 @@ static void read_instances(revops_config *c, const config_setting_t *root, const
         ci->file = S_FILE(s, c);
         ci->line = S_LINE(s);
         ci->rows_per_chunk = 1000;
+        ci->max_chunk_bytes = 6u << 20;  /* the spec's reason: Lambda's 6 MB response payload limit */
         char *what = xasprintf("%s '%s'", kind_name(kind), ci->name);
         if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
             diag_add(d, ci->file, ci->line, "%s must be a group { plugin = \"...\"; ... }, not %s", what,
@@ -184,9 +185,16 @@ static void read_instances(revops_config *c, const config_setting_t *root, const
                     diag_add(d, S_FILE(r, c), S_LINE(r), "%s: 'rows_per_chunk' = %lld is outside the allowed range 1..10000000", what, v);
                 else ci->rows_per_chunk = (size_t)v;
             }
+            const config_setting_t *mb = member(c, s, "max_chunk_bytes", CONFIG_TYPE_INT, 0, what, d);
+            if (mb) {
+                long long v = config_setting_get_int64(mb);
+                if (v < 1024 || v > (1LL << 31))
+                    diag_add(d, S_FILE(mb, c), S_LINE(mb), "%s: 'max_chunk_bytes' = %lld is outside the allowed range 1024..2147483648", what, v);
+                else ci->max_chunk_bytes = (size_t)v;
+            }
         }
         if (ci->plugin) {
-            static const char *const src_reserved[] = { "plugin", "rows_per_chunk", NULL };
+            static const char *const src_reserved[] = { "plugin", "rows_per_chunk", "max_chunk_bytes", NULL };
             static const char *const act_reserved[] = { "plugin", NULL };
             char *w = xasprintf("%s (plugin %s)", what, ci->plugin->desc->name);
             ci->opts = options_from_config(ci->plugin->desc->options, s,

@@ -12,6 +12,7 @@ enum {
     EXIT_RUN_OK = 0,
     EXIT_RUN_FAILED = 1,      /* a pipeline failed */
     EXIT_DELIVERY_FAILED = 3, /* findings produced but some deliveries failed */
+    EXIT_PARTIAL = 4,         /* findings rest on partial data: an input lost chunks or pages */
     EXIT_USAGE = 64,          /* EX_USAGE: bad command line */
     EXIT_DATAERR = 65,        /* EX_DATAERR: bad trigger payload */
     EXIT_NOINPUT = 66,        /* EX_NOINPUT: config file missing */
@@ -177,6 +178,7 @@ typedef struct conf_instance {
     const plugin_entry *plugin;
     revops_options *opts;
     size_t rows_per_chunk;     /* sources */
+    size_t max_chunk_bytes;    /* sources; 0: no budget */
     const char *file;
     int line;
 } conf_instance;
@@ -287,6 +289,8 @@ void stream_restart(revops_stream *s);
 revops_status stream_finish(revops_stream *s);
 const char *stream_error(const revops_stream *s);
 int stream_failed(const revops_stream *s);
+void stream_set_max_bytes(revops_stream *s, size_t max_bytes);
+revops_status stream_finish_partial(revops_stream *s);
 stream_stats stream_get_stats(const revops_stream *s);
 void stream_free(revops_stream *s);
 /* The host services sources call (host->stream_*). */
@@ -317,6 +321,8 @@ typedef struct input_stats {
     int64_t rows;
     size_t chunks;
     int attempts;
+    int partial;                   /* the source failed after rows had arrived */
+    char lost[512];                /* what was lost and why */
 } input_stats;
 
 typedef struct action_stats {
@@ -332,7 +338,8 @@ typedef struct run_result {
     const char *pipeline, *analysis;
     char session_id[128];
     const char *trigger;
-    const char *status;            /* "ok", "failed", "delivery_failed" */
+    const char *status;            /* "ok", "partial", "delivery_failed", "failed" */
+    int partial;
     char error[1024];
     int dry_run;
     double started_at, seconds;

@@ -141,6 +141,7 @@ json_object *finding_to_json(const revops_finding *f)
     json_object *acts = json_object_new_array();
     for (size_t i = 0; i < f->nactions; i++) json_object_array_add(acts, json_object_new_string(f->recommended_actions[i]));
     json_object_object_add(o, "recommended_actions", acts);
+    json_object_object_add(o, "partial", json_object_new_boolean(f->partial));
     return o;
 }
 

@@ -32,6 +32,7 @@ static const char usage_text[] =
     "  -V, --version       version and plugin ABI\n"
     "\n"
     "Exit status: 0 ok; 1 a pipeline failed; 3 findings produced but some deliveries failed;\n"
+    "4 findings rest on partial data (an input lost chunks or pages);\n"
     "64 usage; 65 bad trigger payload; 66 configuration file missing; 69 'plugins' found a\n"
     "file it refuses; 78 invalid configuration.  See revops(1).\n";
 
@@ -98,8 +99,9 @@ static int run_selected(revops_config *c, conf_pipeline **sel, size_t n, const r
             o.session_id = sid;
         }
         int rc = run_pipeline(c, sel[i], &o, &r);
-        /* Worst wins: a failed pipeline (1) outranks failed deliveries (3). */
-        if (rc == EXIT_RUN_FAILED || (rc == EXIT_DELIVERY_FAILED && code == EXIT_RUN_OK)) code = rc;
+        /* Worst wins: failed (1), then partial data (4), then failed deliveries (3). */
+        static const int severity[] = { [EXIT_RUN_OK] = 0, [EXIT_DELIVERY_FAILED] = 1, [EXIT_PARTIAL] = 2, [EXIT_RUN_FAILED] = 3 };
+        if (severity[rc] > severity[code]) code = rc;
         if (!strcmp(format, "json")) json_object_array_add(all, run_result_json(&r, 1));
         else run_result_print(&r, format, stdout);
         run_result_free(&r);

@@ -165,6 +165,7 @@ static int gather(run_ctx *rc, revops_instance *sources)
         log_set_context(r->session_id, r->pipeline, "gather");
         revops_stream *s = stream_new(input->name, input->source->name, input->source->rows_per_chunk,
                                       input_columns(rc->p, input->name), on_chunk, rc);
+        stream_set_max_bytes(s, input->source->max_chunk_bytes);
         fetch_arg a = { input, in, s, 0 };
         double t0 = mono_now(), analyse0 = rc->analyse_seconds_in_fetch;
         int attempts = 0;
@@ -181,6 +182,23 @@ static int gather(run_ctx *rc, revops_instance *sources)
         is->rows = ss.rows;
         is->chunks = ss.chunks;
         is->attempts = attempts;
+        if (st != REVOPS_OK && !stream_failed(s) && ss.rows > 0) {
+            /* The spec's partial results: a later chunk or page failed after
+             * its retries.  The rows that arrived go to the analysis as the
+             * input's last chunk, and the run says what was lost. */
+            is->partial = 1;
+            r->partial = 1;
+            snprintf(is->lost, sizeof is->lost, "everything after the first %lld rows was lost: %s", (long long)ss.rows,
+                     in->error[0] ? in->error : "the source failed");
+            log_msg(REVOPS_LOG_ERROR, in->label, "input '%s' is partial: %s", input->name, is->lost);
+            if (stream_finish_partial(s) != REVOPS_OK) {
+                stream_free(s);
+                return -1;
+            }
+            is->chunks = stream_get_stats(s).chunks;
+            stream_free(s);
+            continue;
+        }
         if (st != REVOPS_OK) {
             if (!r->error[0]) {
                 if (stream_error(s))
@@ -223,6 +241,7 @@ static int analyse(run_ctx *rc, int64_t cap)
                 (long long)cap, keep, em.n);
     r->findings = em.v;
     r->nfindings = keep;
+    for (size_t i = 0; i < keep; i++) r->findings[i]->partial = r->partial;
     for (size_t i = 0; i < keep; i++) r->by_priority[r->findings[i]->priority]++;
     return 0;
 }
@@ -412,9 +431,9 @@ int run_pipeline(revops_config *c, conf_pipeline *p, const run_options *o, run_r
     if (initialised) p->analysis->desc->vt.analysis->destroy(rc.state);
     if (ok) {
         act(&rc);
-        r->status = "ok";
+        r->status = r->partial ? "partial" : "ok";
         for (size_t k = 0; k < r->nactions; k++)
-            if (r->actions[k].failed) r->status = "delivery_failed";
+            if (r->actions[k].failed && !r->partial) r->status = "delivery_failed";
     }
     r->seconds = mono_now() - t_start;
     log_run(&rc);
@@ -423,7 +442,9 @@ int run_pipeline(revops_config *c, conf_pipeline *p, const run_options *o, run_r
     if (ok) log_info("run finished: %zu finding%s in %.2fs", r->nfindings, r->nfindings == 1 ? "" : "s", r->seconds);
     else log_error("run failed: %s", r->error);
     log_set_context(NULL, NULL, NULL);
-    return !ok ? EXIT_RUN_FAILED : strcmp(r->status, "ok") ? EXIT_DELIVERY_FAILED : EXIT_RUN_OK;
+    if (!ok) return EXIT_RUN_FAILED;
+    if (r->partial) return EXIT_PARTIAL;
+    return strcmp(r->status, "ok") ? EXIT_DELIVERY_FAILED : EXIT_RUN_OK;
 }
 
 void run_result_free(run_result *r)
@@ -450,6 +471,7 @@ json_object *run_result_json(const run_result *r, int with_findings)
     json_object_object_add(o, "status", json_object_new_string(r->status));
     json_object_object_add(o, "error", r->error[0] ? json_object_new_string(r->error) : NULL);
     json_object_object_add(o, "dry_run", json_object_new_boolean(r->dry_run));
+    json_object_object_add(o, "partial", json_object_new_boolean(r->partial));
     char ts[32];
     time_t t = (time_t)r->started_at;
     struct tm tm;
@@ -469,6 +491,8 @@ json_object *run_result_json(const run_result *r, int with_findings)
         json_object_object_add(x, "rows", json_object_new_int64(r->inputs[i].rows));
         json_object_object_add(x, "chunks", json_object_new_int64((int64_t)r->inputs[i].chunks));
         json_object_object_add(x, "attempts", json_object_new_int(r->inputs[i].attempts));
+        json_object_object_add(x, "partial", json_object_new_boolean(r->inputs[i].partial));
+        if (r->inputs[i].partial) json_object_object_add(x, "lost", json_object_new_string(r->inputs[i].lost));
         json_object_array_add(ins, x);
     }
     json_object_object_add(o, "inputs", ins);
@@ -530,9 +554,10 @@ void run_result_print(const run_result *r, const char *format, FILE *out)
     fputc('\n', out);
     for (size_t i = 0; i < r->ninputs; i++)
         if (r->inputs[i].name)
-            fprintf(out, "  input %s <- %s: %lld rows, %zu chunk%s, %d attempt%s\n", r->inputs[i].name, r->inputs[i].source,
+            fprintf(out, "  input %s <- %s: %lld rows, %zu chunk%s, %d attempt%s%s%s\n", r->inputs[i].name, r->inputs[i].source,
                     (long long)r->inputs[i].rows, r->inputs[i].chunks, r->inputs[i].chunks == 1 ? "" : "s",
-                    r->inputs[i].attempts, r->inputs[i].attempts == 1 ? "" : "s");
+                    r->inputs[i].attempts, r->inputs[i].attempts == 1 ? "" : "s", r->inputs[i].partial ? "; PARTIAL: " : "",
+                    r->inputs[i].lost);
     fprintf(out, "  findings: %zu (critical %zu, high %zu, medium %zu, low %zu)", r->nfindings, r->by_priority[3],
             r->by_priority[2], r->by_priority[1], r->by_priority[0]);
     if (r->findings_total > r->nfindings) fprintf(out, " of %zu, capped by max_opportunities", r->findings_total);
@@ -553,6 +578,7 @@ int source_query(revops_config *c, conf_instance *src, const char *dataset, cons
     if (open_with(c, &c->retry, deadline, src, &in, err, errlen) < 0) return -1;
     conf_input input = { (char *)dataset, src, (char *)query, row_limit };
     revops_stream *s = stream_new(dataset, src->name, rows_per_chunk, NULL, cb, cb_data);
+    stream_set_max_bytes(s, src->max_chunk_bytes);
     fetch_arg a = { &input, &in, s, 0 };
     int attempts = 0;
     revops_status st = retry_loop(&c->retry, deadline, &in, "fetch", do_fetch, &a, &attempts);

@@ -35,7 +35,28 @@ struct revops_stream {
     int failed;
     char error[512];
     double process_seconds;
+    size_t max_bytes;            /* budget for one chunk (the spec: Lambda's payload limit) */
+    size_t chunk_bytes;          /* the current chunk's size, as JSON would take it */
+    int cut_by_bytes;            /* some chunk was cut by max_bytes: totals are not predictable */
+    int warned_wide_row;
 };
+
+/* About what a cell costs in the chunk's JSON form. */
+static size_t cell_bytes(const revops_value *v)
+{
+    switch (v->type) {
+    case REVOPS_TYPE_TEXT:
+    case REVOPS_TYPE_DATE:
+    case REVOPS_TYPE_TIMESTAMP: return v->v.text.len + 3;
+    case REVOPS_TYPE_NULL: return 5;
+    default: return 21;
+    }
+}
+
+void stream_set_max_bytes(revops_stream *s, size_t max_bytes)
+{
+    s->max_bytes = max_bytes;
+}
 
 revops_stream *stream_new(const char *dataset, const char *source, size_t rows_per_chunk,
                           const char *required_columns, chunk_cb cb, void *cb_data)
@@ -152,7 +173,7 @@ static revops_status flush(revops_stream *s, int last)
     if (last) {
         c.total_rows = s->rows_taken;
         c.total_chunks = (int64_t)s->chunk_index + 1;
-    } else if (s->total_hint >= 0) {
+    } else if (s->total_hint >= 0 && !s->cut_by_bytes) {
         c.total_rows = s->total_hint;
         c.total_chunks = s->total_hint == 0 ? 1 : (s->total_hint + (int64_t)s->rows_per_chunk - 1) / (int64_t)s->rows_per_chunk;
     } else {
@@ -162,6 +183,7 @@ static revops_status flush(revops_stream *s, int last)
     s->chunk_index++;
     s->nrows = 0;
     s->arena.len = 0;
+    s->chunk_bytes = 0;
     if (st != REVOPS_OK) s->failed = 1;
     return st;
 }
@@ -196,10 +218,20 @@ revops_status stream_row_impl(revops_stream *s, const revops_value *row)
     }
     if (s->attempt_rows++ < s->skip) return REVOPS_OK;  /* already handed over before a retry */
     double t0 = mono_now();
-    if (s->nrows == s->rows_per_chunk) {
+    size_t row_bytes = 2;
+    for (size_t i = 0; i < s->ncols; i++) row_bytes += cell_bytes(&row[i]);
+    int over_budget = s->max_bytes && s->nrows > 0 && s->chunk_bytes + row_bytes > s->max_bytes;
+    if (s->nrows == s->rows_per_chunk || over_budget) {
+        if (over_budget && s->nrows < s->rows_per_chunk) s->cut_by_bytes = 1;
         revops_status st = flush(s, 0);
         if (st != REVOPS_OK) return st;
     }
+    if (s->max_bytes && row_bytes > s->max_bytes && !s->warned_wide_row) {
+        s->warned_wide_row = 1;
+        log_warn("input '%s' from source '%s': a row of about %zu bytes exceeds max_chunk_bytes (%zu); it goes in a chunk of its own",
+                 s->dataset, s->source, row_bytes, s->max_bytes);
+    }
+    s->chunk_bytes += row_bytes;
     size_t base = s->nrows * s->ncols;
     for (size_t i = 0; i < s->ncols; i++) {
         revops_value v = row[i];
@@ -219,6 +251,16 @@ revops_status stream_row_impl(revops_stream *s, const revops_value *row)
     s->rows_taken++;
     s->process_seconds += mono_now() - t0;
     return REVOPS_OK;
+}
+
+/* After a source failed for good: hand over the rows that did arrive as the
+ * input's last chunk, so the analysis can finalise on them. */
+revops_status stream_finish_partial(revops_stream *s)
+{
+    if (!s->have_columns) return REVOPS_ERROR;
+    s->failed = 0;
+    revops_status st = flush(s, 1);
+    return st;
 }
 
 revops_status stream_finish(revops_stream *s)

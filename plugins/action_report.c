@@ -173,6 +173,8 @@ static void text_finding(FILE *out, const revops_finding *f, size_t number)
         fprintf(out, "    Account:     %s\n", or_dash(f->account_id));
     if (f->opportunity_id) fprintf(out, "    Opportunity: %s\n", f->opportunity_id);
     fprintf(out, "    Score:       %.2f    Confidence: %.2f\n", f->score, f->confidence);
+    if (f->partial)
+        fprintf(out, "    Data:        PARTIAL - part of an input was lost this run (see the run summary)\n");
     if (f->description && *f->description) {
         fputc('\n', out);
         wrap(out, 4, 0, f->description);
@@ -238,7 +240,9 @@ static void md_finding(FILE *out, const revops_finding *f)
         md_code(out, f->opportunity_id);
         fputc('\n', out);
     }
-    fprintf(out, "- **Score:** %.2f, **confidence:** %.2f\n\n", f->score, f->confidence);
+    fprintf(out, "- **Score:** %.2f, **confidence:** %.2f\n", f->score, f->confidence);
+    if (f->partial) fprintf(out, "- **Data:** partial — part of an input was lost this run\n");
+    fputc('\n', out);
     if (f->description && *f->description) {
         md(out, f->description);
         fprintf(out, "\n\n");

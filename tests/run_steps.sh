@@ -37,9 +37,9 @@ is "$(jget "$TMP/out.json" "d['runs'][0]['finding_list'][0]['signals'][0]['value
    "(2500, 3123750)" "no row handed over twice after the retries"
 like "$TMP/err" "[source:tp_rows:gen] fetch: simulated transient failure 1 of 2; retry 1 of 2 in" "the retry is logged with its reason"
 
-conf giveup 2500 5 "" "" ""
+conf giveup 1 5 "" "" ""
 "$REVOPS" run -c "$TMP/giveup.conf" > "$TMP/out" 2> "$TMP/err"
-is "$?" 1 "fetch keeps failing: exit 1"
+is "$?" 1 "fetch keeps failing before any row: exit 1"
 like "$TMP/out" "error: [source:tp_rows:gen] input 'rows' failed after 3 attempts: simulated transient failure 3 of 5" "the failure says which input, how often and why"
 test ! -s "$TMP/giveup.deliveries"; ok $? "nothing is delivered from a failed run"
 
@@ -70,7 +70,7 @@ test ! -e "$TMP/dry.deliveries"; ok $? "dry run delivers nothing"
 like "$TMP/out" "run analysis_20261101_060000: pipeline p (A5) ok (dry run)" "default session id is analysis_YYYYMMDD_HHMMSS"
 like "$TMP/err" "dry run: would deliver 4 findings to action 'sink'" "dry run says what it would deliver"
 
-conf late 10 50 "" "" "timeout = 1; retry = { interval = 5.0; max_attempts = 10; };"
+conf late 1 50 "" "" "timeout = 1; retry = { interval = 5.0; max_attempts = 10; };"
 start=$(date +%s)
 "$REVOPS" run -c "$TMP/late.conf" > "$TMP/out" 2> "$TMP/err"
 rc=$?
@@ -78,6 +78,36 @@ took=$(( $(date +%s) - start ))
 is "$rc" 1 "a run that cannot finish before its deadline fails"
 test "$took" -le 3; ok $? "and stops at the deadline instead of sleeping through retries (${took}s)"
 like "$TMP/out" "deadline" "the deadline is named in the error"
+
+# Partial results: the source keeps failing after half its rows.  With
+# chunks of 100 the first half (1250 rows) reached the analysis: it
+# finalises on them, and everything says "partial".
+conf partial 2500 50 "" "" ""
+sed -i 's/rows_per_chunk = 1000;/rows_per_chunk = 100;/; s/max_attempts = 3;/max_attempts = 2;/' "$TMP/partial.conf"
+"$REVOPS" run -c "$TMP/partial.conf" --format json > "$TMP/out.json" 2> "$TMP/err"
+is "$?" 4 "a source failing after some chunks: exit 4 (partial)"
+is "$(jget "$TMP/out.json" "d['runs'][0]['status'], d['runs'][0]['partial'], d['runs'][0]['inputs'][0]['partial']")" "('partial', True, True)" \
+   "the run and the input say partial"
+like "$TMP/out.json" "everything after the first 1250 rows was lost: simulated transient failure 2 of 50" "the run record says what was lost and why"
+is "$(jget "$TMP/out.json" "d['runs'][0]['finding_list'][0]['signals'][1]['value'], all(f['partial'] for f in d['runs'][0]['finding_list'])")" \
+   "(780625, True)" "the analysis finalised on rows 0..1249, and every finding says partial"
+is "$(wc -l < "$TMP/partial.deliveries")" 4 "partial findings are still delivered"
+
+# A source that fails before any row arrived is not partial: the run fails.
+conf early 1 50 "" "" ""
+sed -i 's/max_attempts = 3;/max_attempts = 2;/' "$TMP/early.conf"
+"$REVOPS" run -c "$TMP/early.conf" > "$TMP/out" 2> "$TMP/err"
+is "$?" 1 "a source failing before any chunk arrived: exit 1"
+
+# max_chunk_bytes cuts wide rows into smaller chunks than rows_per_chunk.
+conf bytes 1000 0 "" "" ""
+sed -i 's/rows_per_chunk = 1000;/rows_per_chunk = 1000; max_chunk_bytes = 4096;/' "$TMP/bytes.conf"
+"$REVOPS" run -c "$TMP/bytes.conf" --format json > "$TMP/out.json" 2> "$TMP/err"
+is "$(jget "$TMP/out.json" "d['runs'][0]['inputs'][0]['rows'], d['runs'][0]['inputs'][0]['chunks'] > 10, d['runs'][0]['finding_list'][0]['signals'][1]['value']")" \
+   "(1000, True, 499500)" "a 4 KiB budget makes many small chunks and loses nothing"
+"$REVOPS" query -c "$TMP/bytes.conf" -s gen -q all --chunk 0 > "$TMP/c.json" 2> "$TMP/err"
+is "$(jget "$TMP/c.json" "len(json.dumps(d['results'])) <= 4096, len(d['results']) < 1000")" "(True, True)" \
+   "a chunk's results stay within max_chunk_bytes"
 
 "$REVOPS" run -c "$TMP/plain.conf" -p nosuch > "$TMP/out" 2> "$TMP/err"
 is "$?" 64 "an unknown pipeline is a usage error"
