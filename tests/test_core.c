@@ -499,6 +499,7 @@ static void test_http(void)
     oauth_invalidate(&in, &oreq);
     ok(oauth_token(&in, &oreq, &tok2) == REVOPS_OK && !strcmp(tok2, "tok-2"), "after a 401 (invalidate) a new one is fetched");
     ok(!strcmp(tok1, "tok-1"), "the old pointer stays valid");
+    ok(!strcmp(oauth_token_field(&in, &oreq, "token_type"), "Bearer"), "other members of the token response are readable");
     free(turl);
     turl = xasprintf("http://127.0.0.1:%d/token/30", fake_port);
     revops_oauth_request short_req = { turl, form, "id", NULL };
@@ -520,7 +521,6 @@ static void test_http(void)
     ok(oauth_token(&in, &badreq, &tok1) == REVOPS_ERROR && strstr(in.error, "refused: HTTP 401: invalid_client: bad client credentials") &&
            !strstr(in.error, "WRONG-SECRET"),
        "a refused token request says why, without the secret: %s", in.error);
-    ok(!strcmp(oauth_token_field(&in, &oreq, "token_type"), "Bearer"), "other members of the token response are readable");
     free(turl);
 
     /* Streaming JSON. */
