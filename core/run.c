@@ -300,7 +300,10 @@ static void act(run_ctx *rc)
             size_t still = 0;
             for (size_t i = 0; i < pending; i++) {
                 revops_status fs = st == REVOPS_OK ? res[i].status : st;
-                const char *why = res[i].message[0] ? res[i].message : in.error[0] ? in.error : "no reason given";
+                /* A whole-batch failure: the action's own reason, not the
+                 * placeholder the results were pre-filled with. */
+                const char *why = st != REVOPS_OK && in.error[0] ? in.error
+                                  : res[i].message[0] ? res[i].message : in.error[0] ? in.error : "no reason given";
                 if (fs == REVOPS_OK) {
                     as->delivered++;
                 } else if (fs == REVOPS_RETRY && attempt < p->retry.max_attempts) {

@@ -358,8 +358,9 @@ typedef struct revops_host {
     /* Analyses: emit a finding (copied; fingerprint computed by the core). */
     revops_status (*emit_finding)(revops_emitter *e, const revops_finding *f);
 
-    /* A finding as one line of JSON (the same form `revops run --format json`
-     * and the run record use); free with host->free. */
+    /* A finding the host handed you (in a batch) as one line of JSON, the
+     * form `revops run --format json` uses; free with host->free.  Not for a
+     * plugin's own revops_finding: the host reads fields up to its own ABI. */
     char *(*finding_json)(const revops_finding *f);
 
     /* ---- since 1.1 ------------------------------------------------------ */
@@ -386,8 +387,10 @@ typedef struct revops_host {
      * http does) and the call returns OK, so check resp->status.  Transient
      * failures are retried as by http until the first element was handed
      * over; after that a failure returns RETRY (the core's fetch retry then
-     * skips the rows already taken).  Truncated or invalid JSON is ERROR with
-     * the byte offset.  fn returning non-OK stops the transfer. */
+     * skips the rows already taken).  A 2xx body that ends early is taken
+     * for a dropped connection and handled like one (retried, or RETRY once
+     * elements were handed over); invalid JSON is ERROR with the byte offset.
+     * fn returning non-OK stops the transfer and is returned. */
     revops_status (*http_json_stream)(revops_instance *self, const revops_http_request *req,
                                       const char *array_member, revops_json_member_fn fn, void *data,
                                       revops_http_response *resp);
