@@ -48,7 +48,7 @@ sources = {
 };
 C
 
-case_ unknown_plugin "source 'w': no source plugin named 'sqlit' is loaded (loaded source plugins: sqlite" <<'C'
+case_ unknown_plugin "source 'w': no source plugin named 'sqlit' is loaded (loaded source plugins: " <<'C'
 sources = {
   w = { plugin = "sqlit"; database = "w.db"; }; #!
 };
