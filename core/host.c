@@ -239,6 +239,11 @@ static revops_json *h_json_object_value(revops_json *j, size_t i)
     return e ? (revops_json *)lh_entry_v(e) : NULL;
 }
 
+static const char *h_last_error(revops_instance *self)
+{
+    return self ? self->error : "";
+}
+
 static revops_status h_emit_finding(revops_emitter *e, const revops_finding *f)
 {
     char err[256];
@@ -302,4 +307,5 @@ const revops_host host_services = {
     .json_object_len = h_json_object_len,
     .json_object_key = h_json_object_key,
     .json_object_value = h_json_object_value,
+    .last_error = h_last_error,
 };

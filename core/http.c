@@ -214,6 +214,9 @@ static revops_status exchange_run(revops_instance *self, const revops_http_reque
         CURLcode rc = curl_easy_perform(h);
         long status = 0;
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        /* An empty 2xx body never reached on_body: it is not the JSON object
+         * the caller streams, so let the scanner call it truncated. */
+        if (x.scan && !x.streaming && rc == CURLE_OK && status >= 200 && status < 300 && x.body.len == 0) x.streaming = 1;
         curl_easy_cleanup(h);
         if (self) self->http_requests++;
 

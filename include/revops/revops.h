@@ -383,8 +383,9 @@ typedef struct revops_host {
      * member = array_member), so memory does not grow with the array; every
      * other top-level member is handed to fn whole when complete.  The
      * revops_json passed to fn is freed when fn returns.
-     * A non-2xx response is not streamed: it is returned whole in resp (as
-     * http does) and the call returns OK, so check resp->status.  Transient
+     * A non-2xx response is not streamed: it is returned whole in resp, as
+     * http does (OK for a final status such as 400 or 404, so check
+     * resp->status; RETRY when 429/5xx outlasted the retries).  Transient
      * failures are retried as by http until the first element was handed
      * over; after that a failure returns RETRY (the core's fetch retry then
      * skips the rows already taken).  A 2xx body that ends early is taken
@@ -402,6 +403,11 @@ typedef struct revops_host {
     size_t (*json_object_len)(revops_json *j);
     const char *(*json_object_key)(revops_json *j, size_t i);
     revops_json *(*json_object_value)(revops_json *j, size_t i);
+
+    /* The instance's current error text (what host->error or a failed
+     * http / http_json_stream / oauth_token call wrote), "" if none: read it
+     * to add your own context before calling host->error. */
+    const char *(*last_error)(revops_instance *self);
 } revops_host;
 
 /* ------------------------------------------------------------ plugin kinds -- */
