@@ -424,4 +424,8 @@ revops_status aws_json_call(revops_instance *self, const char *endpoint, const c
 int aws_secret_resolve(const char *spec, char **out, char *err, size_t errlen);
 void aws_cleanup(void);
 
+/* ---------------------------------------------------------- crypto.c -- */
+char *base64_encode(const void *data, size_t len, int url);
+revops_status sign_rs256(revops_instance *self, const char *pem, const void *data, size_t len, char **b64url_signature);
+
 #endif

@@ -308,4 +308,6 @@ const revops_host host_services = {
     .json_object_key = h_json_object_key,
     .json_object_value = h_json_object_value,
     .last_error = h_last_error,
+    .sign_rs256 = sign_rs256,
+    .base64 = base64_encode,
 };

@@ -408,6 +408,15 @@ typedef struct revops_host {
      * http / http_json_stream / oauth_token call wrote), "" if none: read it
      * to add your own context before calling host->error. */
     const char *(*last_error)(revops_instance *self);
+
+    /* RS256 (RSASSA-PKCS1-v1_5, SHA-256) over data with an unencrypted PEM
+     * RSA private key (PKCS#1 or PKCS#8), for JWT bearer flows;
+     * *b64url_signature is unpadded base64url, free with host->free.  The key
+     * never appears in a message. */
+    revops_status (*sign_rs256)(revops_instance *self, const char *pem_private_key, const void *data, size_t len,
+                                char **b64url_signature);
+    /* base64 of data (url: base64url without padding); free with host->free. */
+    char *(*base64)(const void *data, size_t len, int url);
 } revops_host;
 
 /* ------------------------------------------------------------ plugin kinds -- */
