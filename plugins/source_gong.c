@@ -110,32 +110,6 @@ static void wipe(void *p, size_t n)
     while (n--) *v++ = 0;
 }
 
-/* ------------------------------------------------------------- base64 -- */
-
-static char *base64(const unsigned char *in, size_t n)
-{
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char *out = malloc(4 * ((n + 2) / 3) + 1), *o = out;
-    if (!out) return NULL;
-    size_t i = 0;
-    for (; i + 2 < n; i += 3) {
-        unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
-        *o++ = tab[v >> 18 & 63];
-        *o++ = tab[v >> 12 & 63];
-        *o++ = tab[v >> 6 & 63];
-        *o++ = tab[v & 63];
-    }
-    if (i < n) {
-        unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0);
-        *o++ = tab[v >> 18 & 63];
-        *o++ = tab[v >> 12 & 63];
-        *o++ = i + 1 < n ? tab[v >> 6 & 63] : '=';
-        *o++ = '=';
-    }
-    *o = '\0';
-    return out;
-}
-
 /* ------------------------------------------------------------ context -- */
 
 typedef struct gong_ctx {
@@ -1041,8 +1015,9 @@ static void gong_close(void *ctx)
 
 static revops_status gong_open(revops_instance *self, const revops_host *host, const revops_options *opts, void **ctx)
 {
-    if (host->abi_minor < 1 || !host->http_json_stream || !host->json_object_len) {
-        host->error(self, "the gong source needs a revops host with ABI 1.1 (streaming JSON over HTTP)");
+    if (host->abi_minor < 1 || host->size < offsetof(revops_host, base64) + sizeof host->base64 || !host->http_json_stream ||
+        !host->json_object_len || !host->base64) {
+        host->error(self, "the gong source needs a revops host with ABI 1.1 (streaming JSON over HTTP, base64)");
         return REVOPS_ERROR;
     }
     const char *key = host->opt_string(opts, "access_key");
@@ -1069,7 +1044,7 @@ static revops_status gong_open(revops_instance *self, const revops_host *host, c
         memcpy(pair, key, kl);
         pair[kl] = ':';
         memcpy(pair + kl + 1, secret, sl + 1);
-        token = base64((const unsigned char *)pair, kl + sl + 1);
+        token = host->base64(pair, kl + sl + 1, 0);
         wipe(pair, kl + sl + 1);
     }
     free(pair);
@@ -1080,7 +1055,7 @@ static revops_status gong_open(revops_instance *self, const revops_host *host, c
     }
     if (token) {
         wipe(token, strlen(token));
-        free(token);
+        host->free(token);
     }
     if (c) c->base_url = strdup(base);
     if (!c || !c->auth || !c->base_url) {
