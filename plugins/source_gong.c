@@ -55,60 +55,8 @@
 
 /* ------------------------------------------------------------- buffer -- */
 
-typedef struct buf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} buf;
-
-static void buf_add(buf *b, const char *s, size_t n)
-{
-    if (b->oom) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void buf_str(buf *b, const char *s)
-{
-    buf_add(b, s, strlen(s));
-}
-
-static void buf_fmt(buf *b, const char *fmt, ...) REVOPS_PRINTF(2, 3);
-static void buf_fmt(buf *b, const char *fmt, ...)
-{
-    char tmp[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0) return;
-    buf_add(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-
-static void buf_free(buf *b)
-{
-    free(b->p);
-    memset(b, 0, sizeof *b);
-}
-
-/* Overwrite memory that held a secret before it is freed. */
-static void wipe(void *p, size_t n)
-{
-    volatile unsigned char *v = p;
-    while (n--) *v++ = 0;
-}
+/* The contract's string buffer (revops.h). */
+typedef revops_buf buf;
 
 /* ------------------------------------------------------------ context -- */
 
@@ -255,11 +203,11 @@ static void api_error_text(const revops_host *h, const revops_http_response *r, 
         for (size_t i = 0; i < h->json_len(errors) && i < 5; i++) {
             revops_json *e = h->json_index(errors, i);
             const char *s = is_type(h, e, REVOPS_JSON_STRING) ? h->json_string(e) : NULL;
-            if (s) buf_fmt(&b, "%s%s", b.len ? "; " : "", s);
+            if (s) revops_buf_fmt(&b, "%s%s", b.len ? "; " : "", s);
         }
-        if (is_type(h, rid, REVOPS_JSON_STRING)) buf_fmt(&b, " (requestId %s)", h->json_string(rid));
+        if (is_type(h, rid, REVOPS_JSON_STRING)) revops_buf_fmt(&b, " (requestId %s)", h->json_string(rid));
         snprintf(out, n, "%s", b.p ? b.p : "(no error text)");
-        buf_free(&b);
+        revops_buf_free(&b);
     } else {
         /* Not Gong's error shape: show its start, on one line. */
         size_t k = 0;
@@ -652,31 +600,31 @@ static void add_filter(gong_ctx *c, buf *b, const gong_params *p)
 {
     const revops_host *h = c->host;
     int n = 0;
-    buf_str(b, "{\"filter\":{");
+    revops_buf_str(b, "{\"filter\":{");
     if (*p->from) {
-        buf_fmt(b, "\"fromDateTime\":\"%s\"", p->from);
+        revops_buf_fmt(b, "\"fromDateTime\":\"%s\"", p->from);
         n++;
     }
     if (*p->to) {
-        buf_fmt(b, "%s\"toDateTime\":\"%s\"", n++ ? "," : "", p->to);
+        revops_buf_fmt(b, "%s\"toDateTime\":\"%s\"", n++ ? "," : "", p->to);
     }
     if (p->workspace_id && *p->workspace_id) {
         char *q = h->json_quote(p->workspace_id);
-        buf_fmt(b, "%s\"workspaceId\":", n++ ? "," : "");
-        buf_str(b, q);
+        revops_buf_fmt(b, "%s\"workspaceId\":", n++ ? "," : "");
+        revops_buf_str(b, q);
         h->free(q);
     }
     if (p->call_ids) {
-        buf_fmt(b, "%s\"callIds\":[", n++ ? "," : "");
+        revops_buf_fmt(b, "%s\"callIds\":[", n++ ? "," : "");
         for (size_t i = 0; i < h->json_len(p->call_ids); i++) {
             char *q = h->json_quote(h->json_string(h->json_index(p->call_ids, i)));
-            if (i) buf_str(b, ",");
-            buf_str(b, q);
+            if (i) revops_buf_str(b, ",");
+            revops_buf_str(b, q);
             h->free(q);
         }
-        buf_str(b, "]");
+        revops_buf_str(b, "]");
     }
-    buf_str(b, "}");
+    revops_buf_str(b, "}");
 }
 
 /* Page through one endpoint, streaming `array` elements to the row callbacks. */
@@ -695,17 +643,17 @@ static revops_status run_pages(gong_ctx *c, const gong_params *p, const char *en
         buf body = { 0 };
         add_filter(c, &body, p);
         if (strcmp(array, "calls") == 0)
-            buf_fmt(&body, ",\"contentSelector\":{\"context\":\"Extended\",\"exposedFields\":"
+            revops_buf_fmt(&body, ",\"contentSelector\":{\"context\":\"Extended\",\"exposedFields\":"
                            "{\"content\":{\"brief\":%s}}}", p->brief ? "true" : "false");
         if (cursor) {
             char *q = h->json_quote(cursor);
-            buf_str(&body, ",\"cursor\":");
-            buf_str(&body, q);
+            revops_buf_str(&body, ",\"cursor\":");
+            revops_buf_str(&body, q);
             h->free(q);
         }
-        buf_str(&body, "}");
+        revops_buf_str(&body, "}");
         if (body.oom) {
-            buf_free(&body);
+            revops_buf_free(&body);
             h->error(c->self, "Gong POST %s for %s: out of memory", endpoint, p->what);
             result = REVOPS_ERROR;
             break;
@@ -715,7 +663,7 @@ static revops_status run_pages(gong_ctx *c, const gong_params *p, const char *en
         page_state s = { .c = c, .p = p, .out = out, .array = array, .page = page, .emitted = &emitted, .total = -1 };
         h->log(c->self, REVOPS_LOG_DEBUG, "POST %s for %s, page %d", endpoint, p->what, page);
         revops_status st = h->http_json_stream(c->self, &req, array, on_member, &s, &resp);
-        buf_free(&body);
+        revops_buf_free(&body);
 
         if (s.limit_reached) {
             h->error(c->self, "%s", "");   /* the host noted "stopped by the consumer" */
@@ -791,9 +739,9 @@ static int check_keys(gong_ctx *c, revops_json *root, const char *const *allowed
         while (allowed[a] && strcmp(allowed[a], k) != 0) a++;
         if (!allowed[a]) {
             buf b = { 0 };
-            for (a = 0; allowed[a]; a++) buf_fmt(&b, "%s%s", a ? ", " : "", allowed[a]);
+            for (a = 0; allowed[a]; a++) revops_buf_fmt(&b, "%s%s", a ? ", " : "", allowed[a]);
             h->error(c->self, "Gong %s: unknown member \"%s\" (allowed: %s)", what, k, b.p ? b.p : "");
-            buf_free(&b);
+            revops_buf_free(&b);
             return -1;
         }
     }
@@ -1005,7 +953,7 @@ static void gong_close(void *ctx)
     gong_ctx *c = ctx;
     if (!c) return;
     if (c->auth) {
-        wipe(c->auth, strlen(c->auth));
+        revops_wipe(c->auth, strlen(c->auth));
         free(c->auth);
     }
     free(c->base_url);
@@ -1045,7 +993,7 @@ static revops_status gong_open(revops_instance *self, const revops_host *host, c
         pair[kl] = ':';
         memcpy(pair + kl + 1, secret, sl + 1);
         token = host->base64(pair, kl + sl + 1, 0);
-        wipe(pair, kl + sl + 1);
+        revops_wipe(pair, kl + sl + 1);
     }
     free(pair);
     if (c && token) {
@@ -1054,7 +1002,7 @@ static revops_status gong_open(revops_instance *self, const revops_host *host, c
         if (c->auth) snprintf(c->auth, n, "Authorization: Basic %s", token);
     }
     if (token) {
-        wipe(token, strlen(token));
+        revops_wipe(token, strlen(token));
         host->free(token);
     }
     if (c) c->base_url = strdup(base);

@@ -88,82 +88,8 @@ static sf_sign_rs256_fn host_sign_rs256(const revops_host *h)
 
 /* ------------------------------------------------------------- buffer -- */
 
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-static void sb_addn(sbuf *b, const char *s, size_t n)
-{
-    if (b->oom) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 128;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_add(sbuf *b, const char *s)
-{
-    sb_addn(b, s, strlen(s));
-}
-
-static void sb_fmt(sbuf *b, const char *fmt, ...) REVOPS_PRINTF(2, 3);
-static void sb_fmt(sbuf *b, const char *fmt, ...)
-{
-    char tmp[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0) return;
-    if ((size_t)n < sizeof tmp) {
-        sb_addn(b, tmp, (size_t)n);
-        return;
-    }
-    char *big = malloc((size_t)n + 1);
-    if (!big) {
-        b->oom = 1;
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    sb_addn(b, big, (size_t)n);
-    free(big);
-}
-
-static const char *sb_str(const sbuf *b)
-{
-    return b->p ? b->p : "";
-}
-
-/* Free, wiping first: for buffers that held a token or a key. */
-static void sb_wipe(sbuf *b)
-{
-    if (b->p) {
-        volatile char *v = b->p;
-        for (size_t i = 0; i < b->cap; i++) v[i] = 0;
-    }
-    free(b->p);
-    memset(b, 0, sizeof *b);
-}
-
-static void sb_free(sbuf *b)
-{
-    free(b->p);
-    memset(b, 0, sizeof *b);
-}
+/* The contract's string buffer (revops.h). */
+typedef revops_buf sbuf;
 
 static void wipe_free(char *s)
 {
@@ -279,7 +205,7 @@ static revops_status jwt_assertion(sf_ctx *c, char **out)
     sbuf claims = { 0 };
     /* exp is checked by Salesforce against real time: the wall clock, not
      * host->now(), which REVOPS_NOW may pin for an analysis. */
-    sb_fmt(&claims, "{\"iss\":%s,\"sub\":%s,\"aud\":%s,\"exp\":%lld}", iss ? iss : "\"\"", sub ? sub : "\"\"",
+    revops_buf_fmt(&claims, "{\"iss\":%s,\"sub\":%s,\"aud\":%s,\"exp\":%lld}", iss ? iss : "\"\"", sub ? sub : "\"\"",
            aud ? aud : "\"\"", (long long)time(NULL) + SF_JWT_LIFETIME);
     h->free(iss);
     h->free(sub);
@@ -287,33 +213,33 @@ static revops_status jwt_assertion(sf_ctx *c, char **out)
     static const char header[] = "{\"alg\":\"RS256\"}";
     char *eh = b64url((const unsigned char *)header, sizeof header - 1);
     char *ec = claims.oom ? NULL : b64url((const unsigned char *)claims.p, claims.len);
-    sb_wipe(&claims);
+    revops_buf_wipe(&claims);
     sbuf input = { 0 };
     if (eh && ec) {
-        sb_add(&input, eh);
-        sb_add(&input, ".");
-        sb_add(&input, ec);
+        revops_buf_str(&input, eh);
+        revops_buf_str(&input, ".");
+        revops_buf_str(&input, ec);
     }
     free(eh);
     free(ec);
     if (!input.p || input.oom) {
-        sb_wipe(&input);
+        revops_buf_wipe(&input);
         h->error(c->self, "JWT bearer flow: out of memory building the assertion");
         return REVOPS_ERROR;
     }
     char *sig = NULL;
     revops_status st = c->sign(c->self, c->private_key, input.p, input.len, &sig);
     if (st != REVOPS_OK || !sig) {
-        sb_wipe(&input);
+        revops_buf_wipe(&input);
         if (st == REVOPS_OK) h->error(c->self, "JWT bearer flow: the host returned no signature");
         else with_context(c, "JWT bearer flow: signing the assertion");  /* the host said why, never the key */
         return st == REVOPS_OK ? REVOPS_ERROR : st;
     }
-    sb_add(&input, ".");
-    sb_add(&input, sig);
+    revops_buf_str(&input, ".");
+    revops_buf_str(&input, sig);
     h->free(sig);
     if (input.oom) {
-        sb_wipe(&input);
+        revops_buf_wipe(&input);
         h->error(c->self, "JWT bearer flow: out of memory building the assertion");
         return REVOPS_ERROR;
     }
@@ -471,8 +397,8 @@ static int flatten(sf_fetch *f, revops_json *obj, sbuf *prefix)
         revops_json *v = h->json_object_value(obj, i);
         if (!k || strcmp(k, "attributes") == 0) continue;
         size_t keep = prefix->len;
-        if (prefix->len) sb_add(prefix, ".");
-        sb_add(prefix, k);
+        if (prefix->len) revops_buf_str(prefix, ".");
+        revops_buf_str(prefix, k);
         int rc;
         if (h->json_type(v) == REVOPS_JSON_OBJECT && !is_query_result(h, v))
             rc = flatten(f, v, prefix);
@@ -515,11 +441,11 @@ static int columns_from_select(sf_fetch *f, revops_json *rec)
             size_t n = strcspn(p, ".");
             const char *canon = NULL;
             revops_json *next = resolved ? member_ci(h, cur, p, n, &canon) : NULL;
-            if (name.len) sb_add(&name, ".");
+            if (name.len) revops_buf_str(&name, ".");
             if (next || (resolved && canon)) {
-                sb_add(&name, canon);
+                revops_buf_str(&name, canon);
             } else {
-                sb_addn(&name, p, n);
+                revops_buf_add(&name, p, n);
                 resolved = 0;   /* a null relationship or an absent member: keep the SOQL's spelling */
             }
             cur = next;
@@ -531,7 +457,7 @@ static int columns_from_select(sf_fetch *f, revops_json *rec)
             rc = flatten(f, cur, &name);    /* a compound field, e.g. BillingAddress */
         else
             rc = name.oom ? -1 : add_col(f, name.p, name.len);
-        sb_free(&name);
+        revops_buf_free(&name);
         if (rc < 0) return -1;
     }
     return 0;
@@ -545,7 +471,7 @@ static int setup_columns(sf_fetch *f, revops_json *first)
     } else {
         sbuf prefix = { 0 };
         rc = flatten(f, first, &prefix);
-        sb_free(&prefix);
+        revops_buf_free(&prefix);
     }
     if (rc == 0 && f->ncols == 0) return -2;
     if (rc == 0 && !(f->cells = calloc(f->ncols, sizeof *f->cells))) rc = -1;
@@ -928,30 +854,30 @@ static void api_errors(const revops_host *h, const revops_http_response *r, sbuf
         const char *msg = h->json_string(h->json_get(e, "message"));
         if (!code && !msg) continue;
         if (code && strcmp(code, "REQUEST_LIMIT_EXCEEDED") == 0) *limit_exceeded = 1;
-        sb_add(out, listed++ ? "; " : ": ");
-        if (code) sb_fmt(out, "%s%s", code, msg ? ": " : "");
+        revops_buf_str(out, listed++ ? "; " : ": ");
+        if (code) revops_buf_fmt(out, "%s%s", code, msg ? ": " : "");
         for (const char *p = msg; p && *p;) {
             size_t ws = strspn(p, " \t\r\n");
             if (ws) {
-                if (out->len && out->p[out->len - 1] != ' ' && p[ws]) sb_add(out, " ");
+                if (out->len && out->p[out->len - 1] != ' ' && p[ws]) revops_buf_str(out, " ");
                 p += ws;
                 continue;
             }
             size_t w = strcspn(p, " \t\r\n");
-            sb_addn(out, p, w);
+            revops_buf_add(out, p, w);
             p += w;
         }
     }
     if (!listed && r->body && r->body_len) {
         /* Not Salesforce's error array (a proxy's page, an OAuth error): quote it, on one line. */
-        sb_add(out, ": ");
+        revops_buf_str(out, ": ");
         size_t k = 0;
         for (const char *p = r->body; *p && k < 300; p++, k++) {
             char ch = (char)(isspace((unsigned char)*p) || !isprint((unsigned char)*p) ? ' ' : *p);
             if (ch == ' ' && out->len && out->p[out->len - 1] == ' ') continue;
-            sb_addn(out, &ch, 1);
+            revops_buf_add(out, &ch, 1);
         }
-        if (r->body_len > 300) sb_add(out, " ...");
+        if (r->body_len > 300) revops_buf_str(out, " ...");
     }
     if (root) h->json_free(root);
 }
@@ -972,15 +898,15 @@ static revops_status get_page(sf_fetch *f, const char *path, const char **token,
     for (int attempt = 0;; attempt++) {
         sbuf url = { 0 }, auth = { 0 };
         char batch[64];
-        sb_add(&url, *instance_url);
-        sb_add(&url, path);
-        sb_add(&auth, "Authorization: Bearer ");
-        sb_add(&auth, *token);
+        revops_buf_str(&url, *instance_url);
+        revops_buf_str(&url, path);
+        revops_buf_str(&auth, "Authorization: Bearer ");
+        revops_buf_str(&auth, *token);
         snprintf(batch, sizeof batch, "Sforce-Query-Options: batchSize=%lld", (long long)c->page_size);
         const char *headers[] = { auth.p, "Accept: application/json", batch, NULL };
         if (url.oom || auth.oom) {
-            sb_free(&url);
-            sb_wipe(&auth);
+            revops_buf_free(&url);
+            revops_buf_wipe(&auth);
             fail(f, REVOPS_ERROR, "%s: out of memory", f->what);
             return REVOPS_ERROR;
         }
@@ -989,8 +915,8 @@ static revops_status get_page(sf_fetch *f, const char *path, const char **token,
         reset_page(f);
         int64_t recno0 = f->recno;
         revops_status st = h->http_json_stream(c->self, &req, "records", on_member, f, &resp);
-        sb_free(&url);
-        sb_wipe(&auth);
+        revops_buf_free(&url);
+        revops_buf_wipe(&auth);
 
         if (f->stream_status != REVOPS_OK) {   /* the consumer stopped us */
             h->http_free(&resp);
@@ -1034,8 +960,8 @@ static revops_status get_page(sf_fetch *f, const char *path, const char **token,
         if (status == 401 && attempt == 0) {
             /* The session expired or was revoked: one fresh token. */
             h->log(c->self, REVOPS_LOG_INFO, "%s: page %d: HTTP 401%s; getting a new access token", f->what, f->page,
-                   sb_str(&why));
-            sb_free(&why);
+                   revops_buf_cstr(&why));
+            revops_buf_free(&why);
             drop_token(c);
             revops_status ts = get_token(c, token, instance_url);
             if (ts != REVOPS_OK) {
@@ -1047,22 +973,22 @@ static revops_status get_page(sf_fetch *f, const char *path, const char **token,
         revops_status result;
         if (status == 403 && limit_exceeded) {
             h->error(c->self, "%s: page %d: Salesforce's API request limit is used up (HTTP 403%s); try again later",
-                     f->what, f->page, sb_str(&why));
+                     f->what, f->page, revops_buf_cstr(&why));
             result = REVOPS_RETRY;
         } else if (status == 429 || status == 500 || status == 502 || status == 503 || status == 504) {
             /* What the host retries: it did, and they outlasted its attempts. */
             h->error(c->self, "%s: page %d: HTTP %ld after %d attempt%s%s (transient)", f->what, f->page, status,
-                     attempts, attempts == 1 ? "" : "s", sb_str(&why));
+                     attempts, attempts == 1 ? "" : "s", revops_buf_cstr(&why));
             result = REVOPS_RETRY;
         } else if (status == 401) {
             h->error(c->self, "%s: page %d: Salesforce refused a freshly issued access token: HTTP 401%s", f->what,
-                     f->page, sb_str(&why));
+                     f->page, revops_buf_cstr(&why));
             result = REVOPS_ERROR;
         } else {
-            h->error(c->self, "%s: page %d: HTTP %ld%s", f->what, f->page, status, sb_str(&why));
+            h->error(c->self, "%s: page %d: HTTP %ld%s", f->what, f->page, status, revops_buf_cstr(&why));
             result = REVOPS_ERROR;
         }
-        sb_free(&why);
+        revops_buf_free(&why);
         return result;
     }
 }
@@ -1183,7 +1109,7 @@ static revops_status run_soql(sf_ctx *c, const char *soql, int64_t limit, revops
     }
     char *q = h->url_encode(soql);
     sbuf path = { 0 };
-    sb_fmt(&path, "/services/data/%s/query?q=%s", c->api_version, q ? q : "");
+    revops_buf_fmt(&path, "/services/data/%s/query?q=%s", c->api_version, q ? q : "");
     h->free(q);
     char *prev = NULL;
 
@@ -1229,15 +1155,15 @@ static revops_status run_soql(sf_ctx *c, const char *soql, int64_t limit, revops
         }
         free(prev);
         prev = strdup(next);
-        sb_free(&path);
-        sb_add(&path, next);
+        revops_buf_free(&path);
+        revops_buf_str(&path, next);
     }
     if (st != REVOPS_OK && f.err[0] && f.stream_status == REVOPS_OK) h->error(c->self, "%s", f.err);
     if (st == REVOPS_OK)
         h->log(c->self, REVOPS_LOG_DEBUG, "%s: %lld records in %d page%s", f.what, (long long)f.recno,
                f.page, f.page == 1 ? "" : "s");
     free(prev);
-    sb_free(&path);
+    revops_buf_free(&path);
     fetch_free(&f);
     return st;
 }
@@ -1261,20 +1187,20 @@ static int soql_escape(sbuf *b, const char *s, int like)
     for (const char *p = s; *p; p++) {
         unsigned char ch = (unsigned char)*p;
         switch (ch) {
-        case '\'': sb_add(b, "\\'"); break;
-        case '\\': sb_add(b, "\\\\"); break;
-        case '"': sb_add(b, "\\\""); break;
-        case '\n': sb_add(b, "\\n"); break;
-        case '\r': sb_add(b, "\\r"); break;
-        case '\t': sb_add(b, "\\t"); break;
+        case '\'': revops_buf_str(b, "\\'"); break;
+        case '\\': revops_buf_str(b, "\\\\"); break;
+        case '"': revops_buf_str(b, "\\\""); break;
+        case '\n': revops_buf_str(b, "\\n"); break;
+        case '\r': revops_buf_str(b, "\\r"); break;
+        case '\t': revops_buf_str(b, "\\t"); break;
         case '%':
         case '_':
-            if (like) sb_add(b, "\\");
-            sb_addn(b, (const char *)p, 1);
+            if (like) revops_buf_str(b, "\\");
+            revops_buf_add(b, (const char *)p, 1);
             break;
         default:
             if (ch < 0x20) return -1;
-            sb_addn(b, (const char *)p, 1);
+            revops_buf_add(b, (const char *)p, 1);
         }
     }
     return 0;
@@ -1330,9 +1256,9 @@ static int tin_known(tool_in *t, const char *const *allowed)
         while (allowed[a] && strcmp(allowed[a], k) != 0) a++;
         if (!allowed[a]) {
             sbuf list = { 0 };
-            for (a = 0; allowed[a]; a++) sb_fmt(&list, "%s%s", a ? ", " : "", allowed[a]);
-            t->h->error(t->self, "tool %s: unknown input \"%.60s\" (allowed: %s)", t->tool, k, sb_str(&list));
-            sb_free(&list);
+            for (a = 0; allowed[a]; a++) revops_buf_fmt(&list, "%s%s", a ? ", " : "", allowed[a]);
+            t->h->error(t->self, "tool %s: unknown input \"%.60s\" (allowed: %s)", t->tool, k, revops_buf_cstr(&list));
+            revops_buf_free(&list);
             t->bad = 1;
         }
     }
@@ -1355,16 +1281,16 @@ static int64_t tin_limit(tool_in *t, int64_t dflt, int64_t max)
 /* AND one condition "Field OP 'text'" (escaped) to the WHERE clause. */
 static int where_text(tool_in *t, sbuf *w, const char *field, const char *op, const char *value, int like)
 {
-    sb_add(w, w->len ? " AND " : " WHERE ");
-    sb_fmt(w, "%s %s '", field, op);
-    if (like) sb_add(w, "%");
+    revops_buf_str(w, w->len ? " AND " : " WHERE ");
+    revops_buf_fmt(w, "%s %s '", field, op);
+    if (like) revops_buf_str(w, "%");
     if (soql_escape(w, value, like) < 0) {
         t->h->error(t->self, "tool %s: the filter for %s holds a control character", t->tool, field);
         t->bad = 1;
         return -1;
     }
-    if (like) sb_add(w, "%");
-    sb_add(w, "'");
+    if (like) revops_buf_str(w, "%");
+    revops_buf_str(w, "'");
     return 0;
 }
 
@@ -1397,17 +1323,17 @@ static revops_status tool_opportunities(sf_ctx *c, tool_in *t, revops_stream *ou
     sbuf w = { 0 }, soql = { 0 };
     if (account) where_text(t, &w, "AccountId", "=", h->json_string(account), 0);
     if (stage && !t->bad) where_text(t, &w, "StageName", "=", h->json_string(stage), 0);
-    if (closed) sb_fmt(&w, "%sIsClosed = %s", w.len ? " AND " : " WHERE ", h->json_int(closed) ? "true" : "false");
-    if (from) sb_fmt(&w, "%sCloseDate >= %s", w.len ? " AND " : " WHERE ", from);
-    if (to) sb_fmt(&w, "%sCloseDate <= %s", w.len ? " AND " : " WHERE ", to);
-    if (amount) sb_fmt(&w, "%sAmount >= %.17g", w.len ? " AND " : " WHERE ", h->json_real(amount));
-    sb_fmt(&soql, "SELECT " OPPORTUNITY_FIELDS " FROM Opportunity%s ORDER BY CloseDate, Id LIMIT %lld", sb_str(&w),
+    if (closed) revops_buf_fmt(&w, "%sIsClosed = %s", w.len ? " AND " : " WHERE ", h->json_int(closed) ? "true" : "false");
+    if (from) revops_buf_fmt(&w, "%sCloseDate >= %s", w.len ? " AND " : " WHERE ", from);
+    if (to) revops_buf_fmt(&w, "%sCloseDate <= %s", w.len ? " AND " : " WHERE ", to);
+    if (amount) revops_buf_fmt(&w, "%sAmount >= %.17g", w.len ? " AND " : " WHERE ", h->json_real(amount));
+    revops_buf_fmt(&soql, "SELECT " OPPORTUNITY_FIELDS " FROM Opportunity%s ORDER BY CloseDate, Id LIMIT %lld", revops_buf_cstr(&w),
            (long long)limit);
     revops_status st = REVOPS_ERROR;
     if (!t->bad && !soql.oom) st = run_soql(c, soql.p, limit, out);
     else if (!t->bad) h->error(c->self, "tool get_opportunities: out of memory");
-    sb_free(&w);
-    sb_free(&soql);
+    revops_buf_free(&w);
+    revops_buf_free(&soql);
     return st;
 }
 
@@ -1431,13 +1357,13 @@ static revops_status tool_accounts(sf_ctx *c, tool_in *t, revops_stream *out)
     if (name && !t->bad) where_text(t, &w, "Name", "LIKE", h->json_string(name), 1);
     if (industry && !t->bad) where_text(t, &w, "Industry", "=", h->json_string(industry), 0);
     if (type && !t->bad) where_text(t, &w, "Type", "=", h->json_string(type), 0);
-    sb_fmt(&soql, "SELECT " ACCOUNT_FIELDS " FROM Account%s ORDER BY Name, Id LIMIT %lld", sb_str(&w),
+    revops_buf_fmt(&soql, "SELECT " ACCOUNT_FIELDS " FROM Account%s ORDER BY Name, Id LIMIT %lld", revops_buf_cstr(&w),
            (long long)limit);
     revops_status st = REVOPS_ERROR;
     if (!t->bad && !soql.oom) st = run_soql(c, soql.p, limit, out);
     else if (!t->bad) h->error(c->self, "tool get_accounts: out of memory");
-    sb_free(&w);
-    sb_free(&soql);
+    revops_buf_free(&w);
+    revops_buf_free(&soql);
     return st;
 }
 
@@ -1546,16 +1472,16 @@ static revops_status sf_open(revops_instance *self, const revops_host *host, con
     c->page_size = host->opt_int(opts, "page_size");
     c->login_url = strip_slash(login);
     sbuf tu = { 0 }, key = { 0 };
-    if (c->login_url) sb_fmt(&tu, "%s/services/oauth2/token", c->login_url);
-    sb_add(&key, c->client_id ? c->client_id : "");
+    if (c->login_url) revops_buf_fmt(&tu, "%s/services/oauth2/token", c->login_url);
+    revops_buf_str(&key, c->client_id ? c->client_id : "");
     if (c->jwt) {
-        sb_add(&key, "\n");   /* one token per (connected app, user) */
-        sb_add(&key, c->username ? c->username : "");
+        revops_buf_str(&key, "\n");   /* one token per (connected app, user) */
+        revops_buf_str(&key, c->username ? c->username : "");
     }
     c->token_url = tu.oom ? NULL : tu.p;
     c->cache_key = key.oom ? NULL : key.p;
-    if (tu.oom) sb_free(&tu);
-    if (key.oom) sb_wipe(&key);
+    if (tu.oom) revops_buf_free(&tu);
+    if (key.oom) revops_buf_wipe(&key);
     if (!c->login_url || !c->token_url || !c->cache_key) {
         host->error(self, "out of memory");
         sf_close(c);

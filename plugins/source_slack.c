@@ -46,47 +46,8 @@
 
 /* ------------------------------------------------------------- buffer -- */
 
-typedef struct buf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} buf;
-
-static void buf_add(buf *b, const char *s, size_t n)
-{
-    if (b->oom) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void buf_str(buf *b, const char *s)
-{
-    buf_add(b, s, strlen(s));
-}
-
-static void buf_free(buf *b)
-{
-    free(b->p);
-    memset(b, 0, sizeof *b);
-}
-
-static void wipe(void *p, size_t n)
-{
-    volatile unsigned char *v = p;
-    while (n--) *v++ = 0;
-}
+/* The contract's string buffer (revops.h). */
+typedef revops_buf buf;
 
 /* ------------------------------------------------------------ context -- */
 
@@ -167,10 +128,10 @@ static void ts_date(const revops_host *h, const char *ts, char date[11])
 static void form_field(slack_ctx *c, buf *b, const char *name, const char *value)
 {
     char *v = c->host->url_encode(value);
-    if (b->len) buf_str(b, "&");
-    buf_str(b, name);
-    buf_str(b, "=");
-    buf_str(b, v ? v : "");
+    if (b->len) revops_buf_str(b, "&");
+    revops_buf_str(b, name);
+    revops_buf_str(b, "=");
+    revops_buf_str(b, v ? v : "");
     c->host->free(v);
 }
 
@@ -502,7 +463,7 @@ static revops_status run_method(slack_ctx *c, const slack_params *p, const char 
         form_field(c, &body, "limit", limit);
         if (cursor) form_field(c, &body, "cursor", cursor);
         if (body.oom) {
-            buf_free(&body);
+            revops_buf_free(&body);
             h->error(c->self, "%s: out of memory", where);
             result = REVOPS_ERROR;
             break;
@@ -513,7 +474,7 @@ static revops_status run_method(slack_ctx *c, const slack_params *p, const char 
         s.collect = !parent && p->replies;
         h->log(c->self, REVOPS_LOG_DEBUG, "%s", where);
         revops_status st = h->http_json_stream(c->self, &req, "messages", on_member, &s, &resp);
-        buf_free(&body);
+        revops_buf_free(&body);
 
         if (s.limit_reached) {
             h->error(c->self, "%s", "");   /* the host noted "stopped by the consumer" */
@@ -609,11 +570,11 @@ static int check_keys(slack_ctx *c, revops_json *root, const char *const *allowe
         if (!allowed[a]) {
             buf b = { 0 };
             for (a = 0; allowed[a]; a++) {
-                if (a) buf_str(&b, ", ");
-                buf_str(&b, allowed[a]);
+                if (a) revops_buf_str(&b, ", ");
+                revops_buf_str(&b, allowed[a]);
             }
             h->error(c->self, "Slack %s: unknown member \"%s\" (allowed: %s)", what, k, b.p ? b.p : "");
-            buf_free(&b);
+            revops_buf_free(&b);
             return -1;
         }
     }
@@ -739,7 +700,7 @@ static void slack_close(void *ctx)
     slack_ctx *c = ctx;
     if (!c) return;
     if (c->auth) {
-        wipe(c->auth, strlen(c->auth));
+        revops_wipe(c->auth, strlen(c->auth));
         free(c->auth);
     }
     free(c->base_url);

@@ -25,8 +25,12 @@
 #ifndef REVOPS_REVOPS_H
 #define REVOPS_REVOPS_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -171,6 +175,96 @@ revops_column_index(const revops_chunk *c, const char *name)
         if (*a == *b) return (long)i;
     }
     return -1;
+}
+
+/* ------------------------------------------------------ string building -- */
+
+/* A growable string for building request bodies, URLs and messages.
+ * Header-only, so every plugin shares this one implementation without
+ * linking the core.  When memory runs out `oom` is set and later adds are
+ * ignored: check it once, before using the text. */
+typedef struct revops_buf {
+    char *p;        /* NUL-terminated once anything was added; NULL before */
+    size_t len, cap;
+    int oom;
+} revops_buf;
+
+static inline void revops_buf_add(revops_buf *b, const char *s, size_t n)
+{
+    if (b->oom) return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 128;
+        while (cap < b->len + n + 1) cap *= 2;
+        char *p = (char *)realloc(b->p, cap);
+        if (!p) {
+            b->oom = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static inline void revops_buf_str(revops_buf *b, const char *s)
+{
+    revops_buf_add(b, s, strlen(s));
+}
+
+static inline void revops_buf_fmt(revops_buf *b, const char *fmt, ...) REVOPS_PRINTF(2, 3);
+static inline void revops_buf_fmt(revops_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || b->oom) return;
+    revops_buf_add(b, "", 0);  /* make room for the terminator first */
+    if (b->oom) return;
+    if (b->len + (size_t)n + 1 > b->cap) {
+        size_t cap = b->cap;
+        while (cap < b->len + (size_t)n + 1) cap *= 2;
+        char *p = (char *)realloc(b->p, cap);
+        if (!p) {
+            b->oom = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+static inline const char *revops_buf_cstr(const revops_buf *b)
+{
+    return b->p ? b->p : "";
+}
+
+/* Overwrite memory that held a secret before it is freed. */
+static inline void revops_wipe(void *p, size_t n)
+{
+    volatile unsigned char *v = (volatile unsigned char *)p;
+    while (n--) *v++ = 0;
+}
+
+static inline void revops_buf_free(revops_buf *b)
+{
+    free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+    b->oom = 0;
+}
+
+/* Free a buffer that held a secret, wiping all of it first. */
+static inline void revops_buf_wipe(revops_buf *b)
+{
+    if (b->p) revops_wipe(b->p, b->cap);
+    revops_buf_free(b);
 }
 
 /* -------------------------------------------------------------- findings -- */
