@@ -90,29 +90,7 @@ static int is_type(const revops_host *h, revops_json *j, revops_json_type t)
 
 static const char *type_name(const revops_host *h, revops_json *j)
 {
-    if (!j) return "nothing";
-    switch (h->json_type(j)) {
-    case REVOPS_JSON_NULL: return "null";
-    case REVOPS_JSON_BOOL: return "a boolean";
-    case REVOPS_JSON_INT: return "an integer";
-    case REVOPS_JSON_REAL: return "a number";
-    case REVOPS_JSON_STRING: return "a string";
-    case REVOPS_JSON_ARRAY: return "an array";
-    default: return "an object";
-    }
-}
-
-/* The first line of a query, shortened, for messages. */
-static void first_line(const char *text, char *out, size_t n)
-{
-    const char *t = text ? text : "";
-    while (*t == ' ' || *t == '\t' || *t == '\n' || *t == '\r') t++;
-    size_t l = strcspn(t, "\r\n");
-    if (l > 120) {
-        snprintf(out, n, "%.117s...", t);
-    } else {
-        snprintf(out, n, "%.*s", (int)l, t);
-    }
+    return j ? revops_json_type_name(h->json_type(j)) : "nothing";
 }
 
 /* "YYYY-MM-DD" -> "YYYY-MM-DDT00:00:00Z"; an ISO-8601 date-time is kept.
@@ -858,7 +836,7 @@ static revops_status gong_fetch(void *ctx, const revops_query *query, revops_str
     static const char *const allowed[] = { "from", "to", "workspace_id", "account_id", "call_ids", "brief", NULL };
     gong_params p = { .limit = query->row_limit };
     char line[160];
-    first_line(query->text, line, sizeof line);
+    revops_first_line(query->text, line, sizeof line);
     snprintf(p.what, sizeof p.what, "query '%s'", line);
 
     revops_json *root;

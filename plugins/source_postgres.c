@@ -551,31 +551,6 @@ static revops_status pg_fetch(void *ctx, const revops_query *query, revops_strea
 
 /* -------------------------------------------------------------- tool -- */
 
-/* The first keyword after whitespace and comments, e.g. "SELECT". */
-static void first_keyword(const char *sql, char *out, size_t n)
-{
-    const char *p = sql;
-    for (;;) {
-        while (isspace((unsigned char)*p)) p++;
-        if (p[0] == '-' && p[1] == '-') {
-            p = strchr(p, '\n');
-            if (!p) break;
-        } else if (p[0] == '/' && p[1] == '*') {
-            const char *e = strstr(p + 2, "*/");
-            if (!e) { p = NULL; break; }
-            p = e + 2;
-        } else {
-            break;
-        }
-    }
-    size_t k = 0;
-    while (p && k + 1 < n && isalpha((unsigned char)p[k])) {
-        out[k] = p[k];
-        k++;
-    }
-    out[k] = '\0';
-}
-
 static revops_status pg_call_tool(void *ctx, const char *tool, const char *input_json,
                                   revops_stream *out)
 {
@@ -598,7 +573,7 @@ static revops_status pg_call_tool(void *ctx, const char *tool, const char *input
         say(c, st, "tool sql_query: input needs \"sql\", a string");
     } else if (lim && (h->json_type(lim) != REVOPS_JSON_INT || (limit = h->json_int(lim)) < 1)) {
         say(c, st, "tool sql_query: \"limit\" must be an integer >= 1");
-    } else if (first_keyword(h->json_string(sql), kw, sizeof kw),
+    } else if (revops_sql_first_keyword(h->json_string(sql), kw, sizeof kw),
                strcasecmp(kw, "SELECT") != 0 && strcasecmp(kw, "WITH") != 0) {
         say(c, st, "tool sql_query: only a SELECT or WITH statement is allowed (got '%s')", kw);
     } else {

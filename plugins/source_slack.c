@@ -81,25 +81,7 @@ static int absent(const revops_host *h, revops_json *j)
 
 static const char *type_name(const revops_host *h, revops_json *j)
 {
-    if (!j) return "nothing";
-    switch (h->json_type(j)) {
-    case REVOPS_JSON_NULL: return "null";
-    case REVOPS_JSON_BOOL: return "a boolean";
-    case REVOPS_JSON_INT: return "an integer";
-    case REVOPS_JSON_REAL: return "a number";
-    case REVOPS_JSON_STRING: return "a string";
-    case REVOPS_JSON_ARRAY: return "an array";
-    default: return "an object";
-    }
-}
-
-static void first_line(const char *text, char *out, size_t n)
-{
-    const char *t = text ? text : "";
-    while (*t == ' ' || *t == '\t' || *t == '\n' || *t == '\r') t++;
-    size_t l = strcspn(t, "\r\n");
-    if (l > 120) snprintf(out, n, "%.117s...", t);
-    else snprintf(out, n, "%.*s", (int)l, t);
+    return j ? revops_json_type_name(h->json_type(j)) : "nothing";
 }
 
 /* A Slack timestamp: digits, optionally '.' and digits. */
@@ -644,7 +626,7 @@ static revops_status slack_fetch(void *ctx, const revops_query *query, revops_st
     static const char *const allowed[] = { "channel", "oldest", "latest", "replies", NULL };
     slack_params p = { .limit = query->row_limit };
     char line[160];
-    first_line(query->text, line, sizeof line);
+    revops_first_line(query->text, line, sizeof line);
     snprintf(p.what, sizeof p.what, "query '%s'", line);
     revops_json *root;
     if (parse_object(c, query->text, p.what, &root) < 0) return REVOPS_ERROR;

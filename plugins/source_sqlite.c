@@ -275,36 +275,11 @@ static revops_status sq_fetch(void *ctx, const revops_query *query, revops_strea
 
 /* -------------------------------------------------------------- tool -- */
 
-/* The first keyword after whitespace and comments, e.g. "SELECT". */
-static void first_keyword(const char *sql, char *out, size_t n)
-{
-    const char *p = sql;
-    for (;;) {
-        while (isspace((unsigned char)*p)) p++;
-        if (p[0] == '-' && p[1] == '-') {
-            p = strchr(p, '\n');
-            if (!p) break;
-        } else if (p[0] == '/' && p[1] == '*') {
-            const char *end = strstr(p + 2, "*/");
-            if (!end) { p = NULL; break; }
-            p = end + 2;
-        } else {
-            break;
-        }
-    }
-    size_t k = 0;
-    while (p && k + 1 < n && (isalpha((unsigned char)p[k]))) {
-        out[k] = p[k];
-        k++;
-    }
-    out[k] = '\0';
-}
-
 static revops_status run_sql_tool(sq_ctx *c, const char *sql, int64_t limit, revops_stream *out)
 {
     static const char what[] = "tool sql_query";
     char kw[16];
-    first_keyword(sql, kw, sizeof kw);
+    revops_sql_first_keyword(sql, kw, sizeof kw);
     if (strcasecmp(kw, "SELECT") != 0 && strcasecmp(kw, "WITH") != 0) {
         c->host->error(c->self, "%s: only a SELECT or WITH statement is allowed (got '%s')",
                        what, kw);

@@ -267,6 +267,45 @@ static inline void revops_buf_wipe(revops_buf *b)
     revops_buf_free(b);
 }
 
+/* ------------------------------------------------------ message helpers -- */
+
+/* The first line of a query, at most 120 characters ("..." when cut), for
+ * error messages that must say which query failed. */
+static inline void revops_first_line(const char *text, char *out, size_t n)
+{
+    const char *t = text ? text : "";
+    while (*t == ' ' || *t == '\t' || *t == '\n' || *t == '\r') t++;
+    size_t l = strcspn(t, "\r\n");
+    if (l > 120) snprintf(out, n, "%.117s...", t);
+    else snprintf(out, n, "%.*s", (int)l, t);
+}
+
+/* The first SQL keyword after whitespace and comments ("SELECT", "WITH",
+ * ...), so a source can refuse anything but a read-only statement. */
+static inline void revops_sql_first_keyword(const char *sql, char *out, size_t n)
+{
+    const char *p = sql;
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f' || *p == '\v') p++;
+        if (p[0] == '-' && p[1] == '-') {
+            p = strchr(p, '\n');
+            if (!p) break;
+        } else if (p[0] == '/' && p[1] == '*') {
+            const char *end = strstr(p + 2, "*/");
+            if (!end) { p = NULL; break; }
+            p = end + 2;
+        } else {
+            break;
+        }
+    }
+    size_t k = 0;
+    while (p && k + 1 < n && ((p[k] >= 'a' && p[k] <= 'z') || (p[k] >= 'A' && p[k] <= 'Z'))) {
+        out[k] = p[k];
+        k++;
+    }
+    if (n) out[k] = '\0';
+}
+
 /* -------------------------------------------------------------- findings -- */
 
 typedef enum revops_priority {
@@ -339,6 +378,20 @@ typedef enum revops_json_type {
     REVOPS_JSON_ARRAY = 5,
     REVOPS_JSON_OBJECT = 6
 } revops_json_type;
+
+/* "a string", "an integer", ... for messages about a JSON value's type. */
+static inline const char *revops_json_type_name(revops_json_type t)
+{
+    switch (t) {
+    case REVOPS_JSON_NULL: return "null";
+    case REVOPS_JSON_BOOL: return "a boolean";
+    case REVOPS_JSON_INT: return "an integer";
+    case REVOPS_JSON_REAL: return "a number";
+    case REVOPS_JSON_STRING: return "a string";
+    case REVOPS_JSON_ARRAY: return "an array";
+    default: return "an object";
+    }
+}
 
 typedef struct revops_http_request {
     const char *method;                /* "GET", "POST", ... */
