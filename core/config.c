@@ -220,6 +220,98 @@ static char *instance_names(const conf_instance *v, size_t n)
     return sb_steal(&sb);
 }
 
+/* The dialects a query group offers, for messages. */
+static char *dialect_names(const config_setting_t *g)
+{
+    strbuf sb = { 0 };
+    for (int i = 0; i < config_setting_length(g); i++)
+        sb_printf(&sb, "%s%s", i ? ", " : "", config_setting_name(config_setting_get_elem(g, (unsigned)i)));
+    if (!sb.len) sb_puts(&sb, "none");
+    return sb_steal(&sb);
+}
+
+/* A query setting: one string, or a group { dialect = "..."; ... }. */
+static int query_setting_ok(revops_config *c, const config_setting_t *q, const char *what, diag *d)
+{
+    if (config_setting_type(q) == CONFIG_TYPE_STRING) return 1;
+    if (config_setting_type(q) != CONFIG_TYPE_GROUP) {
+        diag_add(d, S_FILE(q, c), S_LINE(q), "%s must be a string, or a group of strings per SQL dialect "
+                 "{ sqlite = \"...\"; postgres = \"...\"; firebolt = \"...\"; }, not %s", what, type_word(config_setting_type(q)));
+        return 0;
+    }
+    int ok = 1;
+    for (int i = 0; i < config_setting_length(q); i++) {
+        const config_setting_t *e = config_setting_get_elem(q, (unsigned)i);
+        if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+            diag_add(d, S_FILE(e, c), S_LINE(e), "%s: dialect '%s' must be a string (the query), not %s", what,
+                     config_setting_name(e), type_word(config_setting_type(e)));
+            ok = 0;
+        }
+    }
+    return ok;
+}
+
+/* An input's query: 'query' or 'named_query' (from the top-level `queries`),
+ * the member for the source's dialect, and ${option} parameters checked now
+ * so a typo is a config error, not a failed run. */
+static void read_query(revops_config *c, conf_pipeline *p, conf_input *in, const config_setting_t *s, const char *iw, diag *d)
+{
+    const config_setting_t *q = config_setting_get_member(s, "query");
+    const config_setting_t *nq = member(c, s, "named_query", CONFIG_TYPE_STRING, 0, iw, d);
+    char *qw = NULL;
+    if (q && nq) {
+        diag_add(d, S_FILE(nq, c), S_LINE(nq), "%s: give 'query' or 'named_query', not both", iw);
+        return;
+    }
+    if (!q && !nq) {
+        diag_add(d, S_FILE(s, c), S_LINE(s), "%s: required setting 'query' (or 'named_query') is missing", iw);
+        return;
+    }
+    if (nq) {
+        const char *name = config_setting_get_string(nq);
+        q = c->queries ? config_setting_get_member(c->queries, name) : NULL;
+        if (!q) {
+            char *names = c->queries ? dialect_names(c->queries) : xstrdup("none: there is no top-level 'queries' group");
+            diag_add(d, S_FILE(nq, c), S_LINE(nq), "%s: named_query '%s' is not defined in 'queries' (defined: %s)", iw, name, names);
+            free(names);
+            return;
+        }
+        qw = xasprintf("%s: queries.%s", iw, name);
+    } else {
+        qw = xasprintf("%s: 'query'", iw);
+        if (!query_setting_ok(c, q, qw, d)) { free(qw); return; }
+    }
+    const config_setting_t *text = q;
+    if (config_setting_type(q) == CONFIG_TYPE_GROUP) {
+        if (!in->source) { free(qw); return; }  /* reported already */
+        const char *dialect = source_dialect(in->source->plugin);
+        char *have = dialect_names(q);
+        if (!dialect) {
+            diag_add(d, S_FILE(nq ? nq : q, c), S_LINE(nq ? nq : q), "%s has one query per SQL dialect (%s), but source '%s' "
+                     "(plugin %s) declares no dialect: give it one query string", qw, have, in->source->name,
+                     in->source->plugin->desc->name);
+            text = NULL;
+        } else if (!(text = config_setting_get_member(q, dialect)) || config_setting_type(text) != CONFIG_TYPE_STRING) {
+            diag_add(d, S_FILE(nq ? nq : q, c), S_LINE(nq ? nq : q), "%s has no query for dialect '%s' of source '%s' "
+                     "(plugin %s); it has: %s", qw, dialect, in->source->name, in->source->plugin->desc->name, have);
+            text = NULL;
+        }
+        free(have);
+    }
+    if (text) {
+        in->query = xstrdup(config_setting_get_string(text));
+        in->query_file = S_FILE(text, c);
+        in->query_line = S_LINE(text);
+        char err[512], *rendered = NULL;
+        if (!in->query[strspn(in->query, " \t\r\n")])
+            diag_add(d, in->query_file, in->query_line, "%s is empty", qw);
+        else if (query_render(in->query, p->analysis_opts, clock_now(), &rendered, err, sizeof err) < 0)
+            diag_add(d, in->query_file, in->query_line, "%s: %s", qw, err);
+        free(rendered);
+    }
+    free(qw);
+}
+
 static void read_inputs(revops_config *c, conf_pipeline *p, const config_setting_t *g, const char *what, diag *d)
 {
     const revops_input_def *defs = p->analysis->desc->vt.analysis->inputs;
@@ -252,7 +344,7 @@ static void read_inputs(revops_config *c, conf_pipeline *p, const config_setting
             free(iw);
             continue;
         }
-        static const char *const keys[] = { "source", "query", "row_limit", NULL };
+        static const char *const keys[] = { "source", "query", "named_query", "row_limit", NULL };
         check_keys(c, s, keys, iw, d);
         conf_input *in = &p->inputs[p->ninputs++];
         in->name = xstrdup(defs[k].name);
@@ -266,12 +358,7 @@ static void read_inputs(revops_config *c, conf_pipeline *p, const config_setting
                 free(names);
             }
         }
-        const config_setting_t *q = member(c, s, "query", CONFIG_TYPE_STRING, 1, iw, d);
-        if (q) {
-            in->query = xstrdup(config_setting_get_string(q));
-            if (!in->query[strspn(in->query, " \t\r\n")])
-                diag_add(d, S_FILE(q, c), S_LINE(q), "%s: 'query' is empty", iw);
-        }
+        read_query(c, p, in, s, iw, d);
         const config_setting_t *rl = member(c, s, "row_limit", CONFIG_TYPE_INT, 0, iw, d);
         if (rl) {
             in->row_limit = config_setting_get_int64(rl);
@@ -453,8 +540,15 @@ static char *string_setting(revops_config *c, const config_setting_t *g, const c
 static void read_globals(revops_config *c, const config_setting_t *root, diag *d)
 {
     static const char *const keys[] = { "plugin_dir", "state_dir", "log", "retry", "timeout", "http", "aws",
-                                        "sources", "actions", "pipelines", NULL };
+                                        "sources", "actions", "pipelines", "queries", NULL };
     check_keys(c, root, keys, "configuration", d);
+    c->queries = member(c, root, "queries", CONFIG_TYPE_GROUP, 0, "configuration", d);
+    for (int i = 0; c->queries && i < config_setting_length(c->queries); i++) {
+        const config_setting_t *q = config_setting_get_elem(c->queries, (unsigned)i);
+        char *w = xasprintf("queries.%s", config_setting_name(q));
+        query_setting_ok(c, q, w, d);
+        free(w);
+    }
     const config_setting_t *pd = member(c, root, "plugin_dir", CONFIG_TYPE_STRING, 0, "configuration", d);
     if (pd) c->plugin_dir = path_list_relative_to(S_FILE(pd, c), config_setting_get_string(pd));
     c->state_dir = string_setting(c, root, "state_dir", "configuration", d, 1);

@@ -186,8 +186,10 @@ typedef struct conf_instance {
 typedef struct conf_input {
     char *name;                /* the analysis input */
     conf_instance *source;
-    char *query;
+    char *query;               /* the source dialect's text, ${option}s not yet rendered */
     int64_t row_limit;
+    const char *query_file;    /* where that text was written, for messages */
+    int query_line;
 } conf_input;
 
 typedef struct conf_route {
@@ -231,6 +233,7 @@ typedef struct revops_config {
     size_t npipelines;
     plugin_set plugins;
     config_t *cfg_keep;        /* owns the file names settings point to */
+    const config_setting_t *queries;  /* top-level named queries, while loading */
 } revops_config;
 
 /* Read, load plugins, validate.  Returns NULL with every problem in d
@@ -241,6 +244,13 @@ conf_pipeline *config_pipeline(revops_config *c, const char *name);
 conf_instance *config_source(revops_config *c, const char *name);
 /* Only the plugin_dir setting, for `revops plugins -c FILE` (NULL if none). */
 char *config_read_plugin_dir(const char *path);
+
+/* ----------------------------------------------------------- query.c -- */
+/* The SQL dialect a source plugin declares (ABI >= 1.2), else NULL. */
+const char *source_dialect(const plugin_entry *pe);
+/* Replace ${NAME} with analysis option NAME as an SQL literal ("$${" is a
+ * literal "${"); an unset DATE option is the date of `now`.  0, or -1 + err. */
+int query_render(const char *text, const revops_options *opts, double now, char **out, char *err, size_t errlen);
 
 /* ------------------------------------------------------------ host.c -- */
 struct revops_instance {

@@ -127,6 +127,7 @@ static int open_instance(run_ctx *rc, conf_instance *ci, revops_instance *in)
 
 typedef struct fetch_arg {
     conf_input *input;
+    const char *text;          /* the query as sent: ${option}s rendered */
     revops_instance *in;
     revops_stream *stream;
     int started;
@@ -137,7 +138,7 @@ static revops_status do_fetch(void *arg)
     fetch_arg *a = arg;
     if (a->started) stream_restart(a->stream);
     a->started = 1;
-    revops_query q = { a->input->name, a->input->query, a->input->row_limit };
+    revops_query q = { a->input->name, a->text, a->input->row_limit };
     revops_status st = a->input->source->plugin->desc->vt.source->fetch(a->in->ctx, &q, a->stream);
     /* A consumer-side failure (deadline, analysis error, missing column) is
      * final whatever the source returned: retrying the fetch cannot help. */
@@ -166,10 +167,19 @@ static int gather(run_ctx *rc, revops_instance *sources)
         revops_stream *s = stream_new(input->name, input->source->name, input->source->rows_per_chunk,
                                       input_columns(rc->p, input->name), on_chunk, rc);
         stream_set_max_bytes(s, input->source->max_chunk_bytes);
-        fetch_arg a = { input, in, s, 0 };
+        char *text = NULL, qerr[512];
+        if (query_render(input->query, rc->p->analysis_opts, clock_now(), &text, qerr, sizeof qerr) < 0) {
+            snprintf(r->error, sizeof r->error, "%s:%d: input '%s': %s", input->query_file ? input->query_file : "?",
+                     input->query_line, input->name, qerr);
+            stream_free(s);
+            return -1;
+        }
+        log_msg(REVOPS_LOG_DEBUG, in->label, "input '%s': %s", input->name, text);
+        fetch_arg a = { input, text, in, s, 0 };
         double t0 = mono_now(), analyse0 = rc->analyse_seconds_in_fetch;
         int attempts = 0;
         revops_status st = with_retry(rc, in, "fetch", do_fetch, &a, &attempts);
+        free(text);
         double elapsed = mono_now() - t0;
         stream_stats ss = stream_get_stats(s);
         double analysed = rc->analyse_seconds_in_fetch - analyse0;
@@ -579,10 +589,10 @@ int source_query(revops_config *c, conf_instance *src, const char *dataset, cons
     double deadline = mono_now() + c->timeout;
     revops_instance in;
     if (open_with(c, &c->retry, deadline, src, &in, err, errlen) < 0) return -1;
-    conf_input input = { (char *)dataset, src, (char *)query, row_limit };
+    conf_input input = { (char *)dataset, src, (char *)query, row_limit, NULL, 0 };
     revops_stream *s = stream_new(dataset, src->name, rows_per_chunk, NULL, cb, cb_data);
     stream_set_max_bytes(s, src->max_chunk_bytes);
-    fetch_arg a = { &input, &in, s, 0 };
+    fetch_arg a = { &input, query, &in, s, 0 };
     int attempts = 0;
     revops_status st = retry_loop(&c->retry, deadline, &in, "fetch", do_fetch, &a, &attempts);
     if (st != REVOPS_OK)

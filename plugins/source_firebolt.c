@@ -1044,6 +1044,7 @@ static const revops_source_vtable vtable = {
     .close = fb_close,
     .tools = tools,
     .call_tool = fb_call_tool,
+    .dialect = "firebolt",
 };
 
 static const revops_option_def options[] = {

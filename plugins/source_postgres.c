@@ -686,6 +686,7 @@ static const revops_source_vtable vtable = {
     .close = pg_close,
     .tools = tools,
     .call_tool = pg_call_tool,
+    .dialect = "postgres",
 };
 
 static const revops_option_def options[] = {

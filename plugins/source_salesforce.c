@@ -1551,6 +1551,7 @@ static const revops_source_vtable vtable = {
     .close = sf_close,
     .tools = tools,
     .call_tool = sf_call_tool,
+    .dialect = "soql",
 };
 
 static const char *const auth_flows[] = { "client_credentials", "jwt_bearer", NULL };

@@ -394,6 +394,7 @@ static const revops_source_vtable vtable = {
     .close = sq_close,
     .tools = tools,
     .call_tool = sq_call_tool,
+    .dialect = "sqlite",
 };
 
 static const revops_option_def options[] = {

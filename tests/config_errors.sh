@@ -205,4 +205,66 @@ else
     echo "ok $((tap_n = tap_n + 1)) - production example # SKIP not every source plugin was built"
 fi
 
+# Queries: one per dialect, named queries, ${option} parameters.
+cat > "$TMP/q.inc" <<'C'
+sources = { w = { plugin = "sqlite"; database = "w.db"; }; };
+actions = { r = { plugin = "report"; }; };
+C
+case_ query_no_dialect "pipeline 'p' input 'usage': 'query' has no query for dialect 'sqlite' of source 'w' (plugin sqlite); it has: postgres, firebolt" <<'C'
+@include "q.inc"
+pipelines = { p = { analysis = "A1";
+  inputs = { opportunities = { source = "w"; query = "SELECT 1"; };
+             usage = { source = "w"; query = { postgres = "SELECT 1"; firebolt = "SELECT 1"; }; }; }; }; }; #!
+C
+case_ query_bad_type "pipeline 'p' input 'usage': 'query' must be a string, or a group of strings per SQL dialect" <<'C'
+@include "q.inc"
+pipelines = { p = { analysis = "A1";
+  inputs = { opportunities = { source = "w"; query = "SELECT 1"; };
+             usage = { source = "w"; query = 42; }; }; }; }; #!
+C
+case_ query_dialect_not_string "pipeline 'p' input 'usage': 'query': dialect 'sqlite' must be a string (the query), not an integer" <<'C'
+@include "q.inc"
+pipelines = { p = { analysis = "A1";
+  inputs = { opportunities = { source = "w"; query = "SELECT 1"; };
+             usage = { source = "w"; query = { sqlite = 1; }; }; }; }; }; #!
+C
+case_ named_query_missing "pipeline 'p' input 'usage': named_query 'usage_dayly' is not defined in 'queries' (defined: usage_daily)" <<'C'
+@include "q.inc"
+queries = { usage_daily = "SELECT 1"; };
+pipelines = { p = { analysis = "A1";
+  inputs = { opportunities = { source = "w"; query = "SELECT 1"; };
+             usage = { source = "w"; named_query = "usage_dayly"; }; }; }; }; #!
+C
+case_ query_and_named "pipeline 'p' input 'usage': give 'query' or 'named_query', not both" <<'C'
+@include "q.inc"
+queries = { usage_daily = "SELECT 1"; };
+pipelines = { p = { analysis = "A1";
+  inputs = { opportunities = { source = "w"; query = "SELECT 1"; };
+             usage = { source = "w"; query = "SELECT 1"; named_query = "usage_daily"; }; }; }; }; #!
+C
+case_ query_unknown_param "pipeline 'p' input 'opportunities': queries.opps: \${as_off}: the analysis has no option 'as_off' (options: as_of," <<'C'
+@include "q.inc"
+queries = {
+  opps = "SELECT * FROM opportunity_d WHERE close_date < ${as_off}"; #!
+};
+pipelines = { p = { analysis = "A1";
+  inputs = { opportunities = { source = "w"; named_query = "opps"; };
+             usage = { source = "w"; query = "SELECT 1"; }; }; }; };
+C
+case_ query_named_bad "queries.usage: dialect 'sqlite' must be a string (the query), not a list" <<'C'
+queries = { usage = { sqlite = ("SELECT 1"); }; }; #!
+C
+plugin_dir_with tp_rows.so at_risk_accounts.so report.so sqlite.so
+cat > "$TMP/nodialect.conf" <<C
+plugin_dir = "$TMP/plugins";
+sources = { t = { plugin = "tp_rows"; }; w = { plugin = "sqlite"; database = "w.db"; }; };
+pipelines = { p = { analysis = "A1";
+  inputs = { opportunities = { source = "w"; query = "SELECT 1"; };
+             usage = { source = "t"; query = { sqlite = "SELECT 1"; }; }; }; }; };
+C
+"$REVOPS" check-config -c "$TMP/nodialect.conf" > "$TMP/out" 2> "$TMP/err"
+is "$?" 78 "a dialect group for a source without a dialect: exit 78"
+like "$TMP/err" "nodialect.conf:5: pipeline 'p' input 'usage': 'query' has one query per SQL dialect (sqlite), but source 't' (plugin tp_rows) declares no dialect: give it one query string" \
+    "a dialect group for a source without a dialect is explained"
+
 done_testing

@@ -226,6 +226,52 @@ static void test_options(void)
     config_destroy(&cfg);
 }
 
+static const revops_option_def query_defs[] = {
+    { "as_of", REVOPS_OPT_DATE, 0, NULL, 0, 0, NULL, 0, "reference date" },
+    { "name", REVOPS_OPT_STRING, 0, "O'Brien", 0, 0, NULL, 0, "a name" },
+    { "months", REVOPS_OPT_INT, 0, "12", 1, 100, NULL, 0, "months" },
+    { "pct", REVOPS_OPT_REAL, 0, "80.5", 0, 100, NULL, 0, "percent" },
+    { "on", REVOPS_OPT_BOOL, 0, "true", 0, 0, NULL, 0, "flag" },
+    { "types", REVOPS_OPT_LIST, 0, NULL, 0, 0, NULL, 0, "types" },
+    { "label", REVOPS_OPT_STRING, 0, NULL, 0, 0, NULL, 0, "no default" },
+    { "token", REVOPS_OPT_STRING, 0, NULL, 0, 0, NULL, 1, "a secret" },
+    { NULL, 0, 0, NULL, 0, 0, NULL, 0, NULL },
+};
+
+/* ${option} parameters in queries: SQL literals, quoting, refusals. */
+static void test_query_render(void)
+{
+    config_t cfg;
+    config_init(&cfg);
+    config_read_string(&cfg, "p = { types = [\"SMB\", \"Mid'Market\"]; token = \"s3cret\"; };");
+    diag *d = diag_new();
+    revops_options *o = options_from_config(query_defs, config_lookup(&cfg, "p"), NULL, "p", "/etc/t.conf", d);
+    ok(diag_count(d) == 0, "query test options valid");
+    double now = (double)date_days("2026-11-25") * 86400.0 + 3600;
+    char err[512] = "", *out = NULL;
+    int rc = query_render("SELECT * FROM t WHERE d >= date(${as_of}, '-${months} months') AND n = ${name} AND p > ${pct} "
+                          "AND f = ${on} AND ty IN (${types}) AND cost > $1 AND s = '$$x' AND lit = '$${as_of}'",
+                          o, now, &out, err, sizeof err);
+    ok(rc == 0 && out && !strcmp(out, "SELECT * FROM t WHERE d >= date('2026-11-25', '-12 months') AND n = 'O''Brien' AND p > 80.5 "
+                                      "AND f = TRUE AND ty IN ('SMB', 'Mid''Market') AND cost > $1 AND s = '$$x' AND lit = '${as_of}'"),
+       "every option type renders as an SQL literal, quotes doubled, unset as_of is the run's date: %s", out ? out : err);
+    free(out);
+    out = NULL;
+    ok(query_render("x = ${label}", o, now, &out, err, sizeof err) < 0 && strstr(err, "option 'label' has no value"),
+       "an unset option without default is refused: %s", err);
+    ok(query_render("x = ${token}", o, now, &out, err, sizeof err) < 0 && strstr(err, "sensitive") && !strstr(err, "s3cret"),
+       "a sensitive option never goes into a query: %s", err);
+    ok(query_render("x = ${nope}", o, now, &out, err, sizeof err) < 0 && strstr(err, "no option 'nope'") && strstr(err, "as_of, name"),
+       "an unknown parameter names the options: %s", err);
+    ok(query_render("x = ${as_of", o, now, &out, err, sizeof err) < 0 && strstr(err, "is not a parameter"),
+       "an unterminated parameter is refused: %s", err);
+    ok(query_render("x = ${As-Of}", o, now, &out, err, sizeof err) < 0 && strstr(err, "is not a parameter"),
+       "a malformed parameter name is refused: %s", err);
+    options_free(o);
+    diag_free(d);
+    config_destroy(&cfg);
+}
+
 typedef struct collect {
     size_t chunks, rows, last_flags;
     size_t sizes[8];
@@ -576,6 +622,7 @@ int main(void)
     test_trigger();
     test_secrets();
     test_options();
+    test_query_render();
     test_stream();
     test_json_scan();
     test_http();

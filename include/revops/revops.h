@@ -37,7 +37,7 @@ extern "C" {
 #endif
 
 #define REVOPS_ABI_MAJOR 1
-#define REVOPS_ABI_MINOR 1
+#define REVOPS_ABI_MINOR 2
 #define REVOPS_PLUGIN_MAGIC 0x52564f50u /* "RVOP" */
 #define REVOPS_DESCRIPTOR_SYMBOL "revops_plugin_descriptor"
 
@@ -592,6 +592,10 @@ typedef struct revops_source_vtable {
     /* Run tool `tool` with its JSON input; rows go to `out` like fetch. */
     revops_status (*call_tool)(void *ctx, const char *tool, const char *input_json,
                                revops_stream *out);
+    /* Since 1.2: the query language this source speaks ("sqlite",
+     * "postgres", "firebolt", "soql", ...), or NULL.  A pipeline input may
+     * give one query per dialect; the core sends the one named here. */
+    const char *dialect;
 } revops_source_vtable;
 
 /* One dataset an analysis consumes; the pipeline maps it to a source query. */
