@@ -138,6 +138,19 @@ static void generated_at(const report_ctx *c, char out[32])
     snprintf(out, 32, "%s %02d:%02d UTC", day, (int)(secs / 3600), (int)(secs / 60 % 60));
 }
 
+/* The spec's names of its six analysis types, for people reading the report. */
+static const char *analysis_label(const char *type)
+{
+    static const char *const names[][2] = {
+        { "A1", "at-risk accounts" },         { "A2", "closed-lost patterns" },
+        { "A3", "upsell opportunities" },     { "A4", "customer health" },
+        { "A5", "usage anomalies" },          { "A6", "competitive intelligence" },
+    };
+    for (size_t i = 0; type && i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(type, names[i][0]) == 0) return names[i][1];
+    return NULL;
+}
+
 static size_t total(const view *v)
 {
     return v->batch->nfindings;
@@ -195,8 +208,10 @@ static void write_text(const report_ctx *c, const view *v, FILE *out)
     generated_at(c, when);
     fprintf(out, "%s\n", c->title);
     repeat(out, '=', utf8_width(c->title, strlen(c->title)));
-    fprintf(out, "\nPipeline: %s   Analysis: %s   Session: %s\nGenerated: %s\n",
-            or_dash(b->pipeline), or_dash(b->analysis), or_dash(b->session_id), when);
+    const char *label = analysis_label(b->analysis);
+    fprintf(out, "\nPipeline: %s   Analysis: %s%s%s%s   Session: %s\nGenerated: %s\n",
+            or_dash(b->pipeline), or_dash(b->analysis), label ? " (" : "", label ? label : "", label ? ")" : "",
+            or_dash(b->session_id), when);
     if (!total(v)) {
         fprintf(out, "\nNo findings.\n\n");
         return;
@@ -283,6 +298,7 @@ static void write_markdown(const report_ctx *c, const view *v, FILE *out)
     md(out, or_dash(b->pipeline));
     fprintf(out, "\n- **Analysis:** ");
     md(out, or_dash(b->analysis));
+    if (analysis_label(b->analysis)) fprintf(out, " (%s)", analysis_label(b->analysis));
     fprintf(out, "\n- **Session:** ");
     md_code(out, b->session_id);
     fprintf(out, "\n- **Generated:** %s\n\n", when);
