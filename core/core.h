@@ -319,11 +319,26 @@ void http_global_init(void);
 void http_global_cleanup(void);
 
 /* ------------------------------------------------------------- run.c -- */
+/* Action instances opened once for several pipeline runs (one `revops run`
+ * invocation), so an action sees every pipeline's batch before close — a
+ * report becomes one digest, a connection is reused. */
+typedef struct pooled_action {
+    int opened;
+    revops_instance in;
+} pooled_action;
+typedef struct action_pool {
+    pooled_action *v;              /* indexed like cfg->actions */
+    size_t n;
+} action_pool;
+void action_pool_init(action_pool *pool, const revops_config *c);
+void action_pool_close(action_pool *pool, const revops_config *c);
+
 typedef struct run_options {
     const char *session_id;
     const char *trigger;           /* "manual", "scheduled", ... */
     int dry_run;
     int64_t max_opportunities;     /* -1: the pipeline's own */
+    action_pool *pool;             /* NULL: open and close actions per run */
 } run_options;
 
 typedef struct input_stats {

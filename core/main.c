@@ -86,9 +86,18 @@ static int run_selected(revops_config *c, conf_pipeline **sel, size_t n, const r
 {
     int code = EXIT_RUN_OK;
     json_object *all = json_object_new_array();
+    /* Actions stay open across the pipelines (a report is one digest); the
+     * run summaries are printed after them, once every report is out. */
+    action_pool pool;
+    action_pool_init(&pool, c);
+    char *summaries = NULL;
+    size_t summaries_len = 0;
+    FILE *sum = open_memstream(&summaries, &summaries_len);
+    if (!sum) sum = stdout;
     for (size_t i = 0; i < n; i++) {
         run_result r;
         run_options o = *base;
+        o.pool = &pool;
         char sid[160];
         /* Several pipelines in one invocation share the session id with a
          * suffix, so each run record stays unique. */
@@ -103,8 +112,15 @@ static int run_selected(revops_config *c, conf_pipeline **sel, size_t n, const r
         static const int severity[] = { [EXIT_RUN_OK] = 0, [EXIT_DELIVERY_FAILED] = 1, [EXIT_PARTIAL] = 2, [EXIT_RUN_FAILED] = 3 };
         if (severity[rc] > severity[code]) code = rc;
         if (!strcmp(format, "json")) json_object_array_add(all, run_result_json(&r, 1));
-        else run_result_print(&r, format, stdout);
+        else run_result_print(&r, format, sum);
         run_result_free(&r);
+    }
+    action_pool_close(&pool, c);
+    fflush(stdout);
+    if (sum != stdout) {
+        fclose(sum);
+        fwrite(summaries, 1, summaries_len, stdout);
+        free(summaries);
     }
     if (!strcmp(format, "json")) {
         json_object *o = json_object_new_object();
@@ -160,7 +176,7 @@ static int cmd_run(int argc, char **argv)
         config_free(c);
         return EXIT_USAGE;
     }
-    run_options o = { a.session_id, "manual", a.dry_run, -1 };
+    run_options o = { a.session_id, "manual", a.dry_run, -1, NULL };
     code = run_selected(c, sel, n, &o, a.format);
     free(sel);
     config_free(c);
@@ -427,7 +443,7 @@ static int cmd_trigger(int argc, char **argv)
         fprintf(stderr, "revops: %s has no pipeline for analysis %s\n", path, t.analysis_type);
         code = EXIT_DATAERR;
     } else {
-        run_options o = { t.session_id[0] ? t.session_id : NULL, t.trigger_type, dry, t.max_opportunities };
+        run_options o = { t.session_id[0] ? t.session_id : NULL, t.trigger_type, dry, t.max_opportunities, NULL };
         code = run_selected(c, sel, n, &o, format);
     }
     free(sel);

@@ -30,6 +30,7 @@ typedef struct run_ctx {
     revops_config *cfg;
     conf_pipeline *p;
     run_result *r;
+    action_pool *pool;
     double deadline;
     revops_instance analysis;
     void *state;
@@ -285,8 +286,20 @@ static void act(run_ctx *rc)
             free(batch);
             continue;
         }
-        revops_instance in;
-        if (open_instance(rc, rt->action, &in) < 0) {
+        revops_instance own, *inp = &own;
+        pooled_action *pa = rc->pool ? &rc->pool->v[rt->action - rc->cfg->actions] : NULL;
+        int open_rc = 0;
+        if (pa) {
+            inp = &pa->in;
+            if (!pa->opened && (open_rc = open_instance(rc, rt->action, inp)) == 0) pa->opened = 1;
+            /* A pooled instance serves each pipeline under that run's own
+             * deadline and retry policy. */
+            inp->deadline = rc->deadline;
+            inp->retry = &p->retry;
+        } else {
+            open_rc = open_instance(rc, rt->action, inp);
+        }
+        if (open_rc < 0) {
             as->failed = n;
             snprintf(as->last_error, sizeof as->last_error, "%s", r->error);
             r->error[0] = '\0';
@@ -305,15 +318,15 @@ static void act(run_ctx *rc)
                 res[i].status = REVOPS_ERROR;
                 snprintf(res[i].message, sizeof res[i].message, "%s", no_result);
             }
-            in.error[0] = '\0';
-            revops_status st = rt->action->plugin->desc->vt.action->deliver(in.ctx, &b, res);
+            inp->error[0] = '\0';
+            revops_status st = rt->action->plugin->desc->vt.action->deliver(inp->ctx, &b, res);
             size_t still = 0;
             for (size_t i = 0; i < pending; i++) {
                 revops_status fs = st == REVOPS_OK ? res[i].status : st;
                 /* A whole-batch failure: the action's own reason, not the
                  * placeholder the results were pre-filled with. */
-                const char *why = st != REVOPS_OK && in.error[0] ? in.error
-                                  : res[i].message[0] ? res[i].message : in.error[0] ? in.error : "no reason given";
+                const char *why = st != REVOPS_OK && inp->error[0] ? inp->error
+                                  : res[i].message[0] ? res[i].message : inp->error[0] ? inp->error : "no reason given";
                 if (fs == REVOPS_OK) {
                     as->delivered++;
                 } else if (fs == REVOPS_RETRY && attempt < p->retry.max_attempts) {
@@ -322,7 +335,7 @@ static void act(run_ctx *rc)
                 } else {
                     as->failed++;
                     snprintf(as->last_error, sizeof as->last_error, "%s", why);
-                    log_msg(REVOPS_LOG_ERROR, in.label, "finding %.12s (account %s) not delivered: %s", batch[i]->fingerprint,
+                    log_msg(REVOPS_LOG_ERROR, inp->label, "finding %.12s (account %s) not delivered: %s", batch[i]->fingerprint,
                             batch[i]->account_id, why);
                 }
             }
@@ -333,17 +346,35 @@ static void act(run_ctx *rc)
                     break;
                 }
                 as->retried += still;
-                log_msg(REVOPS_LOG_WARN, in.label, "%zu deliver%s will be retried in %.2fs: %s", still,
+                log_msg(REVOPS_LOG_WARN, inp->label, "%zu deliver%s will be retried in %.2fs: %s", still,
                         still == 1 ? "y" : "ies", wait, as->last_error);
                 sleep_seconds(wait);
             }
             pending = still;
         }
-        rt->action->plugin->desc->vt.action->close(in.ctx);
+        if (!pa) rt->action->plugin->desc->vt.action->close(inp->ctx);
         free(res);
         free(batch);
     }
     r->step_seconds[STEP_ACT] = mono_now() - t0;
+}
+
+void action_pool_init(action_pool *pool, const revops_config *c)
+{
+    pool->n = c->nactions;
+    pool->v = xcalloc(c->nactions ? c->nactions : 1, sizeof *pool->v);
+}
+
+void action_pool_close(action_pool *pool, const revops_config *c)
+{
+    for (size_t i = 0; i < pool->n; i++) {
+        if (!pool->v[i].opened) continue;
+        log_set_context(NULL, NULL, "act");
+        c->actions[i].plugin->desc->vt.action->close(pool->v[i].in.ctx);
+    }
+    free(pool->v);
+    pool->v = NULL;
+    pool->n = 0;
 }
 
 static int mkdir_p(const char *path)
@@ -399,7 +430,7 @@ int run_pipeline(revops_config *c, conf_pipeline *p, const run_options *o, run_r
     else session_id_default(r->session_id, sizeof r->session_id);
     r->started_at = clock_now();
     double t_start = mono_now();
-    run_ctx rc = { c, p, r, t_start + p->timeout, { 0 }, NULL, 0 };
+    run_ctx rc = { c, p, r, o->pool, t_start + p->timeout, { 0 }, NULL, 0 };
     r->inputs = xcalloc(p->ninputs ? p->ninputs : 1, sizeof *r->inputs);
     r->ninputs = p->ninputs;
     log_set_context(r->session_id, r->pipeline, "gather");

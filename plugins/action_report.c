@@ -7,6 +7,14 @@
  * format text (terminal/e-mail), markdown (chat, wiki) or json (one object
  * per batch, findings in the host's finding_json form).  path "-" is stdout;
  * any other path is appended to, created with mode 0640.
+ *
+ * digest = true: the core keeps an action open for every pipeline of one
+ * `revops run`, so instead of one report per batch the findings of all of
+ * them are collected and written as ONE report when the action closes: an
+ * overview per pipeline, then every finding ranked by priority and score
+ * whatever analysis produced it — what a RevOps lead reads first.  The
+ * findings are accepted (delivered) when collected; a write failure at the
+ * end is logged as an error naming the file.
  */
 #include <revops/revops.h>
 
@@ -22,6 +30,20 @@ typedef enum { FMT_TEXT, FMT_MARKDOWN, FMT_JSON } report_format;
 
 #define WRAP_WIDTH 88
 
+/* digest mode: one finding, rendered when it was delivered */
+typedef struct digest_item {
+    revops_priority priority;
+    double score;
+    char *analysis, *pipeline, *account, *title;
+    char *body;       /* text/markdown body, or the finding's JSON */
+} digest_item;
+
+/* digest mode: one batch (one pipeline run) */
+typedef struct digest_run {
+    char *pipeline, *analysis, *session;
+    size_t counts[4];
+} digest_run;
+
 typedef struct report_ctx {
     revops_instance *self;
     const revops_host *host;
@@ -30,6 +52,11 @@ typedef struct report_ctx {
     char *title;
     FILE *out;
     int own_out;      /* not stdout: ours to close */
+    int digest;
+    digest_item *items;
+    size_t nitems, capitems;
+    digest_run *runs;
+    size_t nruns, capruns;
 } report_ctx;
 
 /* The batch's findings in report order: priority desc, batch order within. */
@@ -177,9 +204,8 @@ static void text_signal(FILE *out, const revops_signal *s)
     if (s->evidence && *s->evidence) wrap(out, 8, 0, s->evidence);
 }
 
-static void text_finding(FILE *out, const revops_finding *f, size_t number)
+static void text_finding_body(FILE *out, const revops_finding *f)
 {
-    fprintf(out, "\n[%zu] %s\n", number, or_dash(f->title));
     if (f->account_name)
         fprintf(out, "    Account:     %s (%s)\n", f->account_name, or_dash(f->account_id));
     else
@@ -199,6 +225,12 @@ static void text_finding(FILE *out, const revops_finding *f, size_t number)
         int col = fprintf(out, "      %zu. ", i + 1);
         wrap(out, 9, col > 0 ? (size_t)col : 0, f->recommended_actions[i]);
     }
+}
+
+static void text_finding(FILE *out, const revops_finding *f, size_t number)
+{
+    fprintf(out, "\n[%zu] %s\n", number, or_dash(f->title));
+    text_finding_body(out, f);
 }
 
 static void write_text(const report_ctx *c, const view *v, FILE *out)
@@ -235,12 +267,10 @@ static void write_text(const report_ctx *c, const view *v, FILE *out)
 
 /* --------------------------------------------------------- markdown -- */
 
-static void md_finding(FILE *out, const revops_finding *f)
+static void md_finding_body(FILE *out, const revops_finding *f)
 {
     char value[48], threshold[48], weight[48];
-    fprintf(out, "### ");
-    md(out, or_dash(f->title));
-    fprintf(out, "\n\n- **Account:** ");
+    fprintf(out, "- **Account:** ");
     if (f->account_name) {
         md(out, f->account_name);
         fprintf(out, " (");
@@ -285,6 +315,14 @@ static void md_finding(FILE *out, const revops_finding *f)
         fputc('\n', out);
     }
     if (f->nactions) fputc('\n', out);
+}
+
+static void md_finding(FILE *out, const revops_finding *f)
+{
+    fprintf(out, "### ");
+    md(out, or_dash(f->title));
+    fprintf(out, "\n\n");
+    md_finding_body(out, f);
 }
 
 static void write_markdown(const report_ctx *c, const view *v, FILE *out)
@@ -354,6 +392,225 @@ static int write_json(const report_ctx *c, const view *v, FILE *out)
     return 0;
 }
 
+
+/* ----------------------------------------------------------- digest -- */
+
+static char *dup_or_dash(const char *s)
+{
+    return strdup(s ? s : "-");
+}
+
+/* Render and keep one finding; -1 when out of memory or unserialisable. */
+static int digest_add(report_ctx *c, const revops_batch *b, const revops_finding *f)
+{
+    if (c->nitems == c->capitems) {
+        size_t cap = c->capitems ? 2 * c->capitems : 64;
+        digest_item *v = realloc(c->items, cap * sizeof *v);
+        if (!v) return -1;
+        c->items = v;
+        c->capitems = cap;
+    }
+    digest_item *it = &c->items[c->nitems];
+    memset(it, 0, sizeof *it);
+    it->priority = f->priority <= REVOPS_PRIORITY_CRITICAL ? f->priority : REVOPS_PRIORITY_LOW;
+    it->score = f->score;
+    if (c->format == FMT_JSON) {
+        char *j = c->host->finding_json(f);
+        if (!j) return -1;
+        it->body = strdup(j);
+        c->host->free(j);
+    } else {
+        size_t len = 0;
+        FILE *m = open_memstream(&it->body, &len);
+        if (!m) return -1;
+        if (c->format == FMT_TEXT) text_finding_body(m, f);
+        else md_finding_body(m, f);
+        if (fclose(m) != 0) { free(it->body); it->body = NULL; }
+    }
+    it->analysis = dup_or_dash(b->analysis);
+    it->pipeline = dup_or_dash(b->pipeline);
+    it->account = dup_or_dash(f->account_id);
+    it->title = dup_or_dash(f->title);
+    if (!it->body || !it->analysis || !it->pipeline || !it->account || !it->title) {
+        free(it->body); free(it->analysis); free(it->pipeline); free(it->account); free(it->title);
+        return -1;
+    }
+    c->nitems++;
+    return 0;
+}
+
+static int digest_batch(report_ctx *c, const revops_batch *b)
+{
+    if (c->nruns == c->capruns) {
+        size_t cap = c->capruns ? 2 * c->capruns : 8;
+        digest_run *v = realloc(c->runs, cap * sizeof *v);
+        if (!v) return -1;
+        c->runs = v;
+        c->capruns = cap;
+    }
+    digest_run *r = &c->runs[c->nruns];
+    memset(r, 0, sizeof *r);
+    size_t first = c->nitems;
+    for (size_t i = 0; i < b->nfindings; i++)
+        if (digest_add(c, b, b->findings[i]) < 0) {
+            while (c->nitems > first) {   /* all of the batch or none of it */
+                digest_item *it = &c->items[--c->nitems];
+                free(it->body); free(it->analysis); free(it->pipeline); free(it->account); free(it->title);
+            }
+            return -1;
+        }
+    r->pipeline = dup_or_dash(b->pipeline);
+    r->analysis = dup_or_dash(b->analysis);
+    r->session = dup_or_dash(b->session_id);
+    for (size_t i = first; i < c->nitems; i++) r->counts[c->items[i].priority]++;
+    c->nruns++;
+    return 0;
+}
+
+/* priority desc, score desc, then analysis, account, title: the same
+ * report whatever order the pipelines ran in */
+static int item_cmp(const void *pa, const void *pb)
+{
+    const digest_item *a = pa, *b = pb;
+    if (a->priority != b->priority) return a->priority > b->priority ? -1 : 1;
+    if (a->score != b->score) return a->score > b->score ? -1 : 1;
+    int k = strcmp(a->analysis, b->analysis);
+    if (!k) k = strcmp(a->account, b->account);
+    return k ? k : strcmp(a->title, b->title);
+}
+
+static void digest_counts(const size_t *counts, size_t *total_out, char *buf, size_t n)
+{
+    size_t t = counts[0] + counts[1] + counts[2] + counts[3];
+    if (total_out) *total_out = t;
+    snprintf(buf, n, "%zu finding%s: %zu critical, %zu high, %zu medium, %zu low", t, t == 1 ? "" : "s",
+             counts[REVOPS_PRIORITY_CRITICAL], counts[REVOPS_PRIORITY_HIGH], counts[REVOPS_PRIORITY_MEDIUM],
+             counts[REVOPS_PRIORITY_LOW]);
+}
+
+static void digest_write_text(report_ctx *c, const size_t *counts, FILE *out)
+{
+    char when[32], line[160];
+    generated_at(c, when);
+    fprintf(out, "%s\n", c->title);
+    repeat(out, '=', utf8_width(c->title, strlen(c->title)));
+    fprintf(out, "\nGenerated: %s\n", when);
+    digest_counts(counts, NULL, line, sizeof line);
+    fprintf(out, "%s across %zu pipeline%s\n\n", line, c->nruns, c->nruns == 1 ? "" : "s");
+    for (size_t i = 0; i < c->nruns; i++) {
+        const digest_run *r = &c->runs[i];
+        const char *label = analysis_label(r->analysis);
+        digest_counts(r->counts, NULL, line, sizeof line);
+        fprintf(out, "  %-22s %s%s%s: %s\n", r->pipeline, r->analysis, label ? " " : "", label ? label : "", line);
+    }
+    if (!c->nitems) {
+        fprintf(out, "\nNo findings.\n\n");
+        return;
+    }
+    size_t k = 0;
+    for (int p = REVOPS_PRIORITY_CRITICAL; p >= REVOPS_PRIORITY_LOW; p--) {
+        if (!counts[p]) continue;
+        char head[64];
+        int n = snprintf(head, sizeof head, "%s (%zu)", revops_priority_name((revops_priority)p), counts[p]);
+        for (char *h = head; *h; h++) *h = (char)(*h >= 'a' && *h <= 'z' ? *h - 32 : *h);
+        fprintf(out, "\n%s\n", head);
+        repeat(out, '-', (size_t)n);
+        fputc('\n', out);
+        for (size_t i = 0; i < counts[p]; i++, k++) {
+            const digest_item *it = &c->items[k];
+            const char *label = analysis_label(it->analysis);
+            fprintf(out, "\n[%zu] %s\n    Analysis:    %s%s%s (pipeline %s)\n", k + 1, it->title, it->analysis,
+                    label ? " " : "", label ? label : "", it->pipeline);
+            fputs(it->body, out);
+        }
+    }
+    fputc('\n', out);
+}
+
+static void digest_write_markdown(report_ctx *c, const size_t *counts, FILE *out)
+{
+    char when[32], line[160];
+    generated_at(c, when);
+    fprintf(out, "# ");
+    md(out, c->title);
+    fprintf(out, "\n\n- **Generated:** %s\n", when);
+    digest_counts(counts, NULL, line, sizeof line);
+    fprintf(out, "- **%s** across %zu pipeline%s\n\n| Pipeline | Analysis | Findings |\n|---|---|---|\n", line, c->nruns,
+            c->nruns == 1 ? "" : "s");
+    for (size_t i = 0; i < c->nruns; i++) {
+        const digest_run *r = &c->runs[i];
+        const char *label = analysis_label(r->analysis);
+        digest_counts(r->counts, NULL, line, sizeof line);
+        fprintf(out, "| ");
+        md(out, r->pipeline);
+        fprintf(out, " | %s%s%s | %s |\n", r->analysis, label ? " " : "", label ? label : "", line);
+    }
+    fputc('\n', out);
+    if (!c->nitems) {
+        fprintf(out, "No findings.\n\n");
+        return;
+    }
+    size_t k = 0;
+    for (int p = REVOPS_PRIORITY_CRITICAL; p >= REVOPS_PRIORITY_LOW; p--) {
+        if (!counts[p]) continue;
+        const char *name = revops_priority_name((revops_priority)p);
+        fprintf(out, "## %c%s (%zu)\n\n", name[0] - 32, name + 1, counts[p]);
+        for (size_t i = 0; i < counts[p]; i++, k++) {
+            const digest_item *it = &c->items[k];
+            const char *label = analysis_label(it->analysis);
+            fprintf(out, "### ");
+            md(out, it->title);
+            fprintf(out, "\n\n- **Analysis:** %s%s%s (pipeline ", it->analysis, label ? " " : "", label ? label : "");
+            md(out, it->pipeline);
+            fprintf(out, ")\n");
+            fputs(it->body, out);
+        }
+    }
+}
+
+static void digest_write_json(report_ctx *c, const size_t *counts, FILE *out)
+{
+    fputs("{\"title\":", out);
+    json_str(c, out, c->title);
+    fputs(",\"runs\":[", out);
+    for (size_t i = 0; i < c->nruns; i++) {
+        const digest_run *r = &c->runs[i];
+        fputs(i ? ",{\"pipeline\":" : "{\"pipeline\":", out);
+        json_str(c, out, r->pipeline);
+        fputs(",\"analysis\":", out);
+        json_str(c, out, r->analysis);
+        fputs(",\"session_id\":", out);
+        json_str(c, out, r->session);
+        fprintf(out, ",\"counts\":{\"critical\":%zu,\"high\":%zu,\"medium\":%zu,\"low\":%zu}}",
+                r->counts[REVOPS_PRIORITY_CRITICAL], r->counts[REVOPS_PRIORITY_HIGH], r->counts[REVOPS_PRIORITY_MEDIUM],
+                r->counts[REVOPS_PRIORITY_LOW]);
+    }
+    fprintf(out, "],\"counts\":{\"critical\":%zu,\"high\":%zu,\"medium\":%zu,\"low\":%zu},\"findings\":[",
+            counts[REVOPS_PRIORITY_CRITICAL], counts[REVOPS_PRIORITY_HIGH], counts[REVOPS_PRIORITY_MEDIUM],
+            counts[REVOPS_PRIORITY_LOW]);
+    for (size_t i = 0; i < c->nitems; i++) fprintf(out, "%s%s", i ? "," : "", c->items[i].body);
+    fputs("]}\n", out);
+}
+
+/* Write the digest (digest mode, at close). */
+static void digest_flush(report_ctx *c)
+{
+    if (!c->nruns) return;   /* nothing was delivered: no report */
+    qsort(c->items, c->nitems, sizeof *c->items, item_cmp);
+    size_t counts[4] = { 0 };
+    for (size_t i = 0; i < c->nitems; i++) counts[c->items[i].priority]++;
+    clearerr(c->out);
+    switch (c->format) {
+    case FMT_TEXT: digest_write_text(c, counts, c->out); break;
+    case FMT_MARKDOWN: digest_write_markdown(c, counts, c->out); break;
+    case FMT_JSON: digest_write_json(c, counts, c->out); break;
+    }
+    errno = 0;
+    if (fflush(c->out) != 0 || ferror(c->out))
+        c->host->log(c->self, REVOPS_LOG_ERROR, "writing the digest report (%zu findings) to %s failed: %s", c->nitems,
+                     strcmp(c->path, "-") ? c->path : "stdout", strerror(errno ? errno : EIO));
+}
+
 /* ---------------------------------------------------------- deliver -- */
 
 static int make_view(const revops_batch *b, view *v)
@@ -396,6 +653,17 @@ static revops_status errno_status(int e)
 static revops_status report_deliver(void *ctx, const revops_batch *batch, revops_delivery *results)
 {
     report_ctx *c = ctx;
+    if (c->digest) {
+        if (digest_batch(c, batch) < 0) {
+            c->host->error(c->self, "out of memory (or an unserialisable finding) collecting the digest for %s", c->path);
+            return fail_all(c, batch, results, REVOPS_ERROR, "could not be collected into the digest");
+        }
+        for (size_t i = 0; i < batch->nfindings; i++) {
+            results[i].status = REVOPS_OK;
+            results[i].message[0] = '\0';
+        }
+        return REVOPS_OK;
+    }
     view v;
     if (make_view(batch, &v) < 0) {
         c->host->error(c->self, "out of memory building the report for %s", c->path);
@@ -433,6 +701,16 @@ static void report_close(void *ctx)
 {
     report_ctx *c = ctx;
     if (!c) return;
+    if (c->digest && c->out) digest_flush(c);
+    for (size_t i = 0; i < c->nitems; i++) {
+        digest_item *it = &c->items[i];
+        free(it->body); free(it->analysis); free(it->pipeline); free(it->account); free(it->title);
+    }
+    free(c->items);
+    for (size_t i = 0; i < c->nruns; i++) {
+        free(c->runs[i].pipeline); free(c->runs[i].analysis); free(c->runs[i].session);
+    }
+    free(c->runs);
     if (c->out) {
         if (c->own_out)
             fclose(c->out);
@@ -459,6 +737,7 @@ static revops_status report_open(revops_instance *self, const revops_host *host,
     }
     c->self = self;
     c->host = host;
+    c->digest = host->opt_bool(opts, "digest");
     c->format = !format || strcmp(format, "text") == 0 ? FMT_TEXT
               : strcmp(format, "markdown") == 0 ? FMT_MARKDOWN : FMT_JSON;
     if (strcmp(c->path, "-") == 0) {
@@ -494,6 +773,9 @@ static const revops_option_def options[] = {
       "file to append the report to; - for standard output" },
     { "title", REVOPS_OPT_STRING, 0, "revops findings", 0, 0, NULL, 0,
       "heading of the report" },
+    { "digest", REVOPS_OPT_BOOL, 0, "false", 0, 0, NULL, 0,
+      "one report for all pipelines of a run, findings ranked by priority across analyses, "
+      "written when the run ends (default: one report per pipeline)" },
     { NULL, 0, 0, NULL, 0, 0, NULL, 0, NULL }
 };
 

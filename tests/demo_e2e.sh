@@ -14,7 +14,7 @@ is "$?" 0 "the demo runs: exit 0"
 n=$("$PYTHON" -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["A1"]["accounts"]))' "$db.truth.json")
 is "$(wc -l < "$TMP/findings.jsonl")" "$n" "one finding per planted at-risk account ($n)"
 like "$TMP/out" "revops demo" "the report has its title"
-like "$TMP/out" "Analysis: A1 (at-risk accounts)" "the report names the analysis"
+like "$TMP/out" "Analysis:    A1 at-risk accounts (pipeline at_risk)" "the digest names each finding's analysis and pipeline"
 like "$TMP/out" "pipeline at_risk" "the report names the pipeline"
 like "$TMP/out" "CRITICAL" "the report groups by priority"
 like "$TMP/out" "usage_decline" "the report shows the usage signal"
@@ -36,6 +36,11 @@ like "$TMP/names" "missing: []" "every at-risk account is named in the report"
 like "$TMP/out" "run demo_e2e: pipeline at_risk (A1) ok" "the run summary follows"
 like "$TMP/out" "input usage <- warehouse: " "the summary says how many rows each input read"
 is "$(jget "$TMP/state/runs.jsonl" "d['session_id'], d['status'], d['findings'] == $n")" "('demo_e2e', 'ok', True)" "the run record agrees"
+
+# Without digest: one report per pipeline, with its own header.
+sed -e 's|digest = true;|digest = false;|' "$TMP/demo.conf" > "$TMP/nodigest.conf"
+"$REVOPS" run -c "$TMP/nodigest.conf" > "$TMP/nd.out" 2>/dev/null
+like "$TMP/nd.out" "Pipeline: at_risk   Analysis: A1 (at-risk accounts)" "digest = false: a report per pipeline names it"
 
 # Formats: markdown and json reports of the same run.
 sed -e '/# text | markdown | json/s|"text"|"markdown"|' "$TMP/demo.conf" > "$TMP/md.conf"
