@@ -237,6 +237,10 @@ static int cmd_plugins(int argc, char **argv)
             if (d->kind == REVOPS_KIND_ANALYSIS) printf(" %s", d->vt.analysis->analysis_type);
             printf(") version %s, ABI %u.%u\n  %s\n  file: %s\n", d->version ? d->version : "?", d->abi_major,
                    d->abi_minor, d->description ? d->description : "", ps.v[i].path);
+            if (d->kind == REVOPS_KIND_SOURCE) {
+                const char *dialect = source_dialect(&ps.v[i]);
+                printf("  query dialect: %s\n", dialect ? dialect : "none (queries are one string)");
+            }
             if (d->kind == REVOPS_KIND_SOURCE && d->vt.source->tools)
                 for (const revops_tool *t = d->vt.source->tools; t->name; t++)
                     printf("  tool: %s — %s\n", t->name, t->description ? t->description : "");
