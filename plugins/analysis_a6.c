@@ -321,17 +321,20 @@ static void report_bad(a6_state *st, int input)
     if (!ds->bad || ds->reported) return;
     ds->reported = 1;
     st->host->log(st->self, REVOPS_LOG_WARN,
-                  "dataset '%s': %" PRIu64 " of %" PRIu64 " rows not used (missing or "
+                  "dataset '%s': %" PRIu64 " of %" PRIu64 " rows not fully used (missing or "
                   "unreadable date or value); first at row %" PRIu64 ": %s",
                   input_names[input], ds->bad, ds->rows, ds->first_row, ds->first_problem);
 }
 
 /* ------------------------------------------------------ matching -- */
 
+/* Word characters are ASCII letters, digits and '_': a name next to any
+ * other character (space, punctuation, non-ASCII text such as Japanese,
+ * written without spaces) is a whole word. */
 static int word_byte(unsigned char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c >= 0x80;
+           c == '_';
 }
 
 static unsigned char lower(unsigned char c)
