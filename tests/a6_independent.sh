@@ -23,7 +23,7 @@ pipelines = {
     inputs = {
       opportunities = { source = "warehouse"; query =
         "SELECT opportunity_id, sf_account_id, stage_name, amount, closed_at_date, closed_won_lost_reason "
-        "FROM opportunity_d WHERE stage_name IN ('Closed Won', 'Closed Lost') AND closed_at_date < \${as_of} "
+        "FROM opportunity_d WHERE stage_name IN (\${won_stage}, \${lost_stage}) AND closed_at_date < \${as_of} "
         "ORDER BY opportunity_id"; };
       calls = { source = "warehouse"; query =
         "SELECT gong_call_id, sf_account_id, call_date, call_title, call_summary FROM gong_call_f "
