@@ -29,10 +29,10 @@ conf() {
         mentions="
       calls = { source = \"fx\"; query =
         \"SELECT gong_call_id, sf_account_id, call_date, call_title, call_summary FROM gong_call_f \"
-        \"WHERE $where ORDER BY gong_call_id\"; };
+        \"WHERE $where ORDER BY gong_call_id ${ORDER:-}\"; };
       messages = { source = \"fx\"; query =
         \"SELECT message_ts, sf_account_id, message_date, message_text FROM slack_message_f \"
-        \"WHERE $where ORDER BY message_ts\"; };"
+        \"WHERE $where ORDER BY message_ts ${ORDER:-}\"; };"
     fi
     cat > "$4" <<CONF
 state_dir = "$TMP/state";
@@ -45,7 +45,7 @@ pipelines = {
     inputs = {
       opportunities = { source = "fx"; query =
         "SELECT opportunity_id, sf_account_id, stage_name, amount, closed_at_date, closed_won_lost_reason "
-        "FROM opportunity_d WHERE $where ORDER BY opportunity_id"; };$mentions
+        "FROM opportunity_d WHERE $where ORDER BY opportunity_id ${ORDER:-}"; };$mentions
     };
     actions = ( { action = "out"; min_priority = "low"; } );
   };
@@ -137,6 +137,13 @@ ok $st "main fixture: findings, priorities, scores and signals as worked out by 
 [ $st -eq 0 ] || diff "$TMP/main.want" "$TMP/main.sum" | sed 's/^/#   /'
 cmp -s "$TMP/main-1000.jsonl" "$TMP/main-7.jsonl"; ok $? "main fixture: rows_per_chunk 7 gives identical findings"
 cmp -s "$TMP/main-1000.jsonl" "$TMP/main-1.jsonl"; ok $? "main fixture: rows_per_chunk 1 (a boundary inside every competitor's rows) gives identical findings"
+
+# The same rows in the opposite order, cut into chunks of 7: the same findings.
+ORDER=DESC conf "$db" 7 "$TMP/main-desc.jsonl" "$TMP/desc.conf" 'aliases = ["Spark=Databricks"];'
+run desc
+is "$rc" 0 "main fixture, rows in reverse order: run ok"
+grep -q "ORDER BY opportunity_id DESC" "$TMP/desc.conf"; ok $? "main fixture: the reverse-order config really reverses the rows"
+cmp -s "$TMP/main-1000.jsonl" "$TMP/main-desc.jsonl"; ok $? "main fixture: rows in reverse order give identical findings"
 
 jget_line() {  # jget_line FILE N EXPR: EXPR on the N-th finding (0-based) as f
     "$PYTHON" -c 'import json,sys; f=[json.loads(l) for l in open(sys.argv[1], encoding="utf-8")][int(sys.argv[2])]; s={x["name"]: x for x in f["signals"]}; print(eval(sys.argv[3]))' "$1" "$2" "$3" 2>&1
