@@ -269,11 +269,17 @@ static void read_query(revops_config *c, conf_pipeline *p, conf_input *in, const
     }
     if (nq) {
         const char *name = config_setting_get_string(nq);
+        /* The config's own `queries` win over the shipped library's. */
         q = c->queries ? config_setting_get_member(c->queries, name) : NULL;
+        if (!q && c->library) q = config_setting_get_member(c->library, name);
         if (!q) {
-            char *names = c->queries ? dialect_names(c->queries) : xstrdup("none: there is no top-level 'queries' group");
-            diag_add(d, S_FILE(nq, c), S_LINE(nq), "%s: named_query '%s' is not defined in 'queries' (defined: %s)", iw, name, names);
-            free(names);
+            char *own = c->queries ? dialect_names(c->queries) : NULL;
+            char *lib = c->library ? dialect_names(c->library) : NULL;
+            diag_add(d, S_FILE(nq, c), S_LINE(nq), "%s: named_query '%s' is not defined in 'queries'%s (defined: %s%s%s)", iw, name,
+                     c->library ? " or the query_library" : "", own ? own : "", own && lib ? ", " : "",
+                     lib ? lib : own ? "" : "none");
+            free(own);
+            free(lib);
             return;
         }
         qw = xasprintf("%s: queries.%s", iw, name);
@@ -537,12 +543,57 @@ static char *string_setting(revops_config *c, const config_setting_t *g, const c
     return is_path ? path_relative_to(S_FILE(s, c), v) : xstrdup(v);
 }
 
+/* query_library = "queries.conf": a file of named queries (the shipped
+ * config/queries.conf, installed in pkgdatadir).  A setting rather than
+ * @include because libconfig 1.5 (Debian 12) prepends the include directory
+ * to every @include path, absolute ones too, so
+ * `@include "/usr/share/revops/queries.conf"` cannot work there. */
+static config_t library_cfg;
+static int library_loaded;
+
+static void read_query_library(revops_config *c, const config_setting_t *root, diag *d)
+{
+    const config_setting_t *s = member(c, root, "query_library", CONFIG_TYPE_STRING, 0, "configuration", d);
+    if (!s) return;
+    char *path = path_relative_to(S_FILE(s, c), config_setting_get_string(s));
+    char *dir = path_relative_to(path, ".");
+    config_init(&library_cfg);
+    library_loaded = 1;
+    config_set_include_dir(&library_cfg, dir);
+    free(dir);
+    struct stat st;
+    if (stat(path, &st) < 0) {
+        diag_add(d, S_FILE(s, c), S_LINE(s), "query_library '%s': %s", path, strerror(errno));
+    } else if (!config_read_file(&library_cfg, path)) {
+        diag_add(d, config_error_file(&library_cfg) ? intern_source_file(config_error_file(&library_cfg), c->path) : path,
+                 config_error_line(&library_cfg), "query_library: %s", config_error_text(&library_cfg));
+    } else {
+        c->library = config_root_setting(&library_cfg);
+        for (int i = 0; i < config_setting_length(c->library); i++) {
+            const config_setting_t *q = config_setting_get_elem(c->library, (unsigned)i);
+            char *w = xasprintf("query_library %s", config_setting_name(q));
+            query_setting_ok(c, q, w, d);
+            free(w);
+        }
+    }
+    free(path);
+}
+
+/* The library is only read while loading: queries are copied, file names interned. */
+static void query_library_free(revops_config *c)
+{
+    if (library_loaded) config_destroy(&library_cfg);
+    library_loaded = 0;
+    c->library = NULL;
+}
+
 static void read_globals(revops_config *c, const config_setting_t *root, diag *d)
 {
     static const char *const keys[] = { "plugin_dir", "state_dir", "log", "retry", "timeout", "http", "aws",
-                                        "sources", "actions", "pipelines", "queries", NULL };
+                                        "sources", "actions", "pipelines", "queries", "query_library", NULL };
     check_keys(c, root, keys, "configuration", d);
     c->queries = member(c, root, "queries", CONFIG_TYPE_GROUP, 0, "configuration", d);
+    read_query_library(c, root, d);
     for (int i = 0; c->queries && i < config_setting_length(c->queries); i++) {
         const config_setting_t *q = config_setting_get_elem(c->queries, (unsigned)i);
         char *w = xasprintf("queries.%s", config_setting_name(q));
@@ -632,6 +683,7 @@ revops_config *config_load(const char *path, diag *d, int *exit_code)
     read_instances(c, root, "sources", REVOPS_KIND_SOURCE, &c->sources, &c->nsources, d);
     read_instances(c, root, "actions", REVOPS_KIND_ACTION, &c->actions, &c->nactions, d);
     read_pipelines(c, root, d);
+    query_library_free(c);
     /* Setting file names point into cfg; keep them alive as long as c. */
     if (diag_count(d) == 0) {
         *exit_code = 0;
@@ -640,6 +692,7 @@ revops_config *config_load(const char *path, diag *d, int *exit_code)
         return c;
     }
 fail:
+    query_library_free(c);
     config_destroy(&cfg);
     config_free(c);
     return NULL;

@@ -234,6 +234,7 @@ typedef struct revops_config {
     plugin_set plugins;
     config_t *cfg_keep;        /* owns the file names settings point to */
     const config_setting_t *queries;  /* top-level named queries, while loading */
+    const config_setting_t *library;  /* query_library's named queries, while loading */
 } revops_config;
 
 /* Read, load plugins, validate.  Returns NULL with every problem in d

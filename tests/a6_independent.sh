@@ -10,10 +10,12 @@ export REVOPS_PLUGIN_PATH="$PLUGINS"
 GEN="$top_builddir/demo/revops-demo-gen"
 INDEP="$top_srcdir/tests/a6_independent.py"
 
-# a6_conf DB RPC FINDINGS OUT: one sqlite source, the A6 pipeline, findings to a file.
+# a6_conf DB RPC FINDINGS OUT: one sqlite source, the A6 pipeline with the
+# shipped queries (config/queries.conf), findings to a file.
 a6_conf() {
     cat > "$4" <<CONF
 state_dir = "$TMP/state";
+query_library = "$top_srcdir/config/queries.conf";
 sources = { warehouse = { plugin = "sqlite"; database = "$1"; rows_per_chunk = $2; }; };
 actions = { findings_file = { plugin = "file"; path = "$3"; }; };
 pipelines = {
@@ -21,16 +23,9 @@ pipelines = {
     analysis = "A6";
     options = { as_of = "2026-11-01"; };
     inputs = {
-      opportunities = { source = "warehouse"; query =
-        "SELECT opportunity_id, sf_account_id, stage_name, amount, closed_at_date, closed_won_lost_reason "
-        "FROM opportunity_d WHERE stage_name IN (\${won_stage}, \${lost_stage}) AND closed_at_date < \${as_of} "
-        "ORDER BY opportunity_id"; };
-      calls = { source = "warehouse"; query =
-        "SELECT gong_call_id, sf_account_id, call_date, call_title, call_summary FROM gong_call_f "
-        "WHERE call_date < \${as_of} ORDER BY gong_call_id"; };
-      messages = { source = "warehouse"; query =
-        "SELECT message_ts, sf_account_id, message_date, message_text FROM slack_message_f "
-        "WHERE message_date < \${as_of} ORDER BY message_ts"; };
+      opportunities = { source = "warehouse"; named_query = "a6_opportunities"; };
+      calls = { source = "warehouse"; named_query = "a6_calls"; };
+      messages = { source = "warehouse"; named_query = "a6_messages"; };
     };
     actions = ( { action = "findings_file"; min_priority = "low"; } );
   };

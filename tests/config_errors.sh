@@ -254,6 +254,26 @@ C
 case_ query_named_bad "queries.usage: dialect 'sqlite' must be a string (the query), not a list" <<'C'
 queries = { usage = { sqlite = ("SELECT 1"); }; }; #!
 C
+# query_library: a file of named queries, checked like the config itself.
+printf 'ok_q = "SELECT 1";\nbad_q = { sqlite = 7; };\n' > "$TMP/lib.conf"
+echo 'query_library = "lib.conf";' > "$TMP/qlib.conf"
+"$REVOPS" check-config -c "$TMP/qlib.conf" > "$TMP/out" 2> "$TMP/err"
+is "$?" 78 "a bad query_library: exit 78"
+like "$TMP/err" "$TMP/lib.conf:2: query_library bad_q: dialect 'sqlite' must be a string (the query), not an integer" \
+    "an error in the query library names the library file and line"
+case_ query_library_missing "query_library '$TMP/nope.conf': No such file or directory" <<'C'
+query_library = "nope.conf"; #!
+C
+printf 'a1_usage = "SELECT sf_account_id, consumption_date, engine_hours FROM consumption_daily_d";\n' > "$TMP/lib2.conf"
+case_ named_query_missing_lib "pipeline 'p' input 'usage': named_query 'a1_usag' is not defined in 'queries' or the query_library (defined: own_q, a1_usage)" <<'C'
+query_library = "lib2.conf";
+queries = { own_q = "SELECT 1"; };
+@include "q.inc"
+pipelines = { p = { analysis = "A1";
+  inputs = { opportunities = { source = "w"; named_query = "own_q"; };
+             usage = { source = "w"; named_query = "a1_usag"; }; }; }; }; #!
+C
+
 plugin_dir_with tp_rows.so at_risk_accounts.so report.so sqlite.so
 cat > "$TMP/nodialect.conf" <<C
 plugin_dir = "$TMP/plugins";
