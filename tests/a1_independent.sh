@@ -21,7 +21,7 @@ for seed in 42 7; do
 
     for rpc in 1000 7 1; do
         demo_conf "$db" $rpc "$TMP/f$seed-$rpc.jsonl" "$TMP/c.conf"
-        "$REVOPS" run -c "$TMP/c.conf" > "$TMP/run.out" 2> "$TMP/run.err"
+        "$REVOPS" run -c "$TMP/c.conf" -p at_risk > "$TMP/run.out" 2> "$TMP/run.err"
         is "$?" 0 "seed $seed, rows_per_chunk $rpc: run ok"
     done
     # What revops found against the SQL: the same (account, signal) pairs,

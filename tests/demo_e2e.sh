@@ -9,7 +9,7 @@ db="$TMP/warehouse.db"
 "$top_builddir/demo/revops-demo-gen" --out "$db" --seed 42 --as-of 2026-11-01 > /dev/null
 demo_conf "$db" 1000 "$TMP/findings.jsonl" "$TMP/demo.conf"
 
-"$REVOPS" run -c "$TMP/demo.conf" --session-id demo_e2e > "$TMP/out" 2> "$TMP/err"
+"$REVOPS" run -c "$TMP/demo.conf" -p at_risk --session-id demo_e2e > "$TMP/out" 2> "$TMP/err"
 is "$?" 0 "the demo runs: exit 0"
 n=$("$PYTHON" -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["A1"]["accounts"]))' "$db.truth.json")
 is "$(wc -l < "$TMP/findings.jsonl")" "$n" "one finding per planted at-risk account ($n)"

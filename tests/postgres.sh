@@ -18,7 +18,7 @@ if ! pg_find_bin; then
 fi
 tap_tmpdir
 pg_start || { echo "Bail out! $PG_WHY"; exit 1; }
-plugin_dir_with postgres.so sqlite.so at_risk_accounts.so file.so report.so
+plugin_dir_with $(cd "$PLUGINS" && ls *.so)
 : "${TOOL_CALL:=$top_builddir/tests/tool_call}"
 
 # The role's password: it must never appear in any output of this test.
@@ -231,10 +231,10 @@ sed -e "s|plugin = \"sqlite\";|plugin = \"postgres\"; conninfo = \"$CONN\"; pass
     -e "/database = /d" -e "s|$TMP/sqlite.jsonl|$TMP/pg.jsonl|" "$TMP/a1_sqlite.conf" > "$TMP/a1_pg.conf"
 echo "plugin_dir = \"$TMP/plugins\";" >> "$TMP/a1_sqlite.conf"
 echo "plugin_dir = \"$TMP/plugins\";" >> "$TMP/a1_pg.conf"
-"$REVOPS" run -c "$TMP/a1_sqlite.conf" --session-id a1_sqlite > "$TMP/a1s.out" 2> "$TMP/a1s.err"
+"$REVOPS" run -c "$TMP/a1_sqlite.conf" -p at_risk --session-id a1_sqlite > "$TMP/a1s.out" 2> "$TMP/a1s.err"
 is "$?" 0 "A1 on the sqlite warehouse: exit 0"
 conns_before=$(grep -c 'connection authorized: user=revops database=warehouse' "$PG_DIR/log")
-"$REVOPS" run -c "$TMP/a1_pg.conf" --session-id a1_pg > "$TMP/a1p.out" 2> "$TMP/a1p.err"
+"$REVOPS" run -c "$TMP/a1_pg.conf" -p at_risk --session-id a1_pg > "$TMP/a1p.out" 2> "$TMP/a1p.err"
 is "$?" 0 "A1 on the postgres warehouse: exit 0"
 conns_after=$(grep -c 'connection authorized: user=revops database=warehouse' "$PG_DIR/log")
 is "$((conns_after - conns_before))" 1 "one connection served the three inputs"
