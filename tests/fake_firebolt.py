@@ -44,8 +44,9 @@ Queries (the body is the SQL as plain text; Authorization: Bearer <token>):
         written with chunked transfer, about 64 KiB per chunk, as it is generated
   SELECT * FROM types    one row per Firebolt type spelling (Nullable(...), "x null",
                          long, pgdate, numeric as text, quoted bigint, array(int) ...)
-  anything else          400 with a structured error (relation ... does not exist)
-  anything else, in warehouse mode (FB_PG_DSN set; see below)
+  anything else          400 with a structured error (relation ... does not exist),
+                         unless in warehouse mode:
+  anything else, in warehouse mode (FB_PG_DSN set; see below):
                          executed on that PostgreSQL, answered as a user engine answers
 Warehouse mode (env FB_PG_DSN, a libpq conninfo such as "host=/tmp/pgdir port=5432
 dbname=warehouse user=revops_admin"; needs psycopg2, Debian's python3-psycopg2):
