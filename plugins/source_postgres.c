@@ -399,7 +399,7 @@ static void fill_cell(const PGresult *r, int row, int col, revops_type t, Oid oi
         break;   /* infinity, BC, years past 9999: TEXT */
     case REVOPS_TYPE_TIMESTAMP:
         if (n >= 19 && n < PG_TS_SLOT && is_iso_date(s, n) && s[10] == ' ' && !strchr(s, 'B')) {
-            if (oid == OID_TIMESTAMPTZ && n > 22 && !strcmp(s + n - 3, "+00")) {
+            if (oid == OID_TIMESTAMPTZ && n >= 22 && !strcmp(s + n - 3, "+00")) {  /* "2026-11-01 00:00:00+00" is 22 */
                 memcpy(slot, s, n - 3);
                 slot[n - 3] = '\0';
                 text_cell(v, REVOPS_TYPE_TIMESTAMP, slot, n - 3);

@@ -44,14 +44,46 @@ Queries (the body is the SQL as plain text; Authorization: Bearer <token>):
         written with chunked transfer, about 64 KiB per chunk, as it is generated
   SELECT * FROM types    one row per Firebolt type spelling (Nullable(...), "x null",
                          long, pgdate, numeric as text, quoted bigint, array(int) ...)
-  anything else          400 with a structured error (relation ... does not exist)
+  anything else          400 with a structured error (relation ... does not exist),
+                         unless in warehouse mode:
+  anything else, in warehouse mode (FB_PG_DSN set; see below):
+                         executed on that PostgreSQL, answered as a user engine answers
+Warehouse mode (env FB_PG_DSN, a libpq conninfo such as "host=/tmp/pgdir port=5432
+dbname=warehouse user=revops_admin"; needs psycopg2, Debian's python3-psycopg2):
+  every query that is not a synthetic one above runs on that PostgreSQL (one
+  connection per request, session time zone UTC, DateStyle ISO, read only,
+  search_path fb_compat, public) and comes back as Firebolt's JSON_Compact:
+    meta        [{name, type}] with Firebolt's type names: integer (int2/int4),
+                bigint, real, double precision, numeric(p, s), text (text, varchar,
+                char, name, and any type Firebolt lacks, as its text), boolean, date,
+                timestamp, timestamptz, bytea, array(<t>); " null" appended for a
+                nullable column (a table column without NOT NULL, and every computed
+                column: the fake does not infer an expression's nullability)
+    data        rows as arrays: integers and doubles as JSON numbers (a bigint outside
+                +-2^53 as a quoted string, as in the types row above; NaN and
+                infinities as "nan", "inf", "-inf"), numeric as text, dates and
+                timestamps as PostgreSQL's ISO text ("2026-11-01", "2026-11-01 10:00:00",
+                "2026-11-01 10:00:00.25+00"), bytea as "\\x...", NULL as null;
+                written with chunked transfer, about 64 KiB per chunk, as rows are
+                fetched (a server-side cursor)
+    rows, statistics {elapsed, rows_read (= rows returned), bytes_read, ...}
+  A PostgreSQL error is a 400 with the structured error body above: the server's
+  message as description, a Firebolt-style name and code from the SQLSTATE
+  (RELATION_NOT_FOUND 1101, SYNTAX_ERROR 1100, COLUMN_NOT_FOUND 1102,
+  FUNCTION_NOT_FOUND 1103, else the condition's name and 1000), the position as
+  failingLine / offsets; a lost server is a 503.  At startup the fake creates, in
+  schema fb_compat, the Firebolt functions PostgreSQL lacks or types
+  differently (FIREBOLT_SHIMS: DATE_ADD, DATE_TRUNC on a date); a failure
+  there is fatal (message on stderr, exit 1, before "PORT").
 Control (tests only):
   GET  /control/stats    counters, tokens issued, protocol violations seen, last body size
   POST /control/reset    counters and violations to zero, no fault (tokens stay valid)
   POST /control/fault    body "KIND [TIMES]" (TIMES -1: always); KIND one of
                          429 500 503 timeout truncate malformed wrongtype expired empty none
+                         (truncate, malformed, wrongtype: on rows(N) only)
 Environment: FB_CLIENT_ID, FB_CLIENT_SECRET, FB_ACCOUNT, FB_DATABASE, FB_ENGINE,
-FB_EXPIRES_IN, FB_FAULT ("KIND[:TIMES]"), FB_SLEEP (seconds the timeout fault waits).
+FB_EXPIRES_IN, FB_FAULT ("KIND[:TIMES]"), FB_SLEEP (seconds the timeout fault waits),
+FB_PG_DSN (warehouse mode).
 Prints "PORT <n>" once it listens; exits when its stdin closes.
 """
 import datetime
@@ -109,12 +141,12 @@ def violation(what):
         stats["violations"].append(what)
 
 
-def structured_error(description, name, code, start=0, end=0, resolution=None):
+def structured_error(description, name, code, start=0, end=0, resolution=None, line=1):
     return {"errors": [{"code": code, "name": name, "severity": "ERROR", "source": "User Error",
                         "description": description,
                         "resolution": resolution or "Check the query and try again.",
                         "helpLink": "https://docs.firebolt.io/",
-                        "location": {"failingLine": 1, "startOffset": start, "endOffset": end}}],
+                        "location": {"failingLine": line, "startOffset": start, "endOffset": end}}],
             "query": {"query_id": secrets.token_hex(8)}}
 
 
@@ -298,6 +330,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.rows(int(m.group(1)), kind)
         if re.fullmatch(r"SELECT \* FROM types ?;?", norm, re.I):
             return self.send_result(TYPES_META, TYPES_DATA)
+        if PG_DSN:
+            return self.warehouse(sql)
         rel = re.search(r"\bFROM\s+([A-Za-z_][\w.]*)", sql, re.I)
         if rel:
             start = rel.start(1)
@@ -363,6 +397,281 @@ class Handler(BaseHTTPRequestHandler):
             stats["last_body_bytes"] = sent
 
 
+    def warehouse(self, sql):
+        """Warehouse mode: the query on PostgreSQL, the answer as Firebolt's JSON_Compact."""
+        started = time.monotonic()
+        try:
+            conn = pg_connect()
+        except psycopg2.Error as e:
+            return self.reply(503, gateway_error(14, "Engine is unavailable: %s" % first_line(e)))
+        try:
+            text = sql.strip()
+            while text.endswith(";"):
+                text = text[:-1].rstrip()
+            # A server-side cursor streams a SELECT; anything else (SHOW, SET ...) runs plainly.
+            streamed = re.match(r"(?:\(\s*)*(SELECT|WITH|VALUES|TABLE)\b", text, re.I) is not None
+            cur = conn.cursor(name="fb_" + secrets.token_hex(6)) if streamed else conn.cursor()
+            if streamed:
+                cur.itersize = 2000
+            try:
+                cur.execute(text)
+                first = cur.fetchmany(2000) if streamed or cur.description is not None else []
+            except psycopg2.Error as e:
+                return self.pg_error(e, text, cur.query)
+            if cur.description is None:     # a statement without a result set
+                return self.send_result([], [])
+            meta = pg_meta(conn, cur.description)
+            return self.stream_warehouse(cur, meta, first, started)
+        finally:
+            try:
+                conn.rollback()
+                conn.close()
+            except psycopg2.Error:
+                pass
+
+    def pg_error(self, e, text, cur_query=None):
+        """A PostgreSQL error as Firebolt's structured 400 (503 when the server went away)."""
+        if e.pgcode is None:    # no SQLSTATE: the connection broke
+            return self.reply(503, gateway_error(14, "Engine is unavailable: %s" % first_line(e)))
+        name, code = PG_ERRORS.get(e.pgcode, (None, "1000"))
+        if name is None:
+            name = (psycopg2.errorcodes.lookup(e.pgcode) or "QUERY_ERROR").upper()
+        diag = e.diag
+        desc = diag.message_primary or first_line(e)
+        line, start, end = 1, 0, 0
+        if diag.statement_position:
+            # 1-based characters of the statement sent, which for a server-side cursor is
+            # "DECLARE ... CURSOR ... FOR <text>": counted from <text> instead
+            sent = cur_query.decode("utf-8", "replace") if cur_query else text
+            shift = max(sent.find(text), 0)
+            pos = min(max(int(diag.statement_position) - 1 - shift, 0), len(text))
+            line = text.count("\n", 0, pos) + 1
+            start = pos
+            m = re.match(r"[\w.\"]+|\S", text[pos:])
+            end = pos + (len(m.group(0)) if m else 0)
+        resolution = diag.message_hint or ("Check the table name and the database." if e.pgcode == "42P01"
+                                           else "Check the query and try again.")
+        return self.reply(400, structured_error(desc, name, code, start, end, resolution, line))
+
+    def stream_warehouse(self, cur, meta, first, started):
+        """JSON_Compact with chunked transfer, rows written as they are fetched."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        pending, size, sent, n, nbytes = [], 0, 0, 0, 0
+
+        def flush():
+            nonlocal pending, size, sent
+            if pending:
+                data = "".join(pending).encode()
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                sent += len(data)
+                pending, size = [], 0
+
+        def add(text):
+            nonlocal size
+            pending.append(text)
+            size += len(text)
+            if size >= PIECE:
+                flush()
+
+        add('{"query":{"query_id":"%s","request_id":"%s","query_label":null},"meta":%s,"data":['
+            % (secrets.token_hex(8), secrets.token_hex(8), json.dumps(meta)))
+        batch = first
+        try:
+            while batch:
+                for row in batch:
+                    out = json.dumps([fb_value(v) for v in row], separators=(",", ":"), ensure_ascii=False)
+                    nbytes += len(out)
+                    add(("," if n else "") + out)
+                    n += 1
+                batch = cur.fetchmany(2000)
+        except psycopg2.Error:
+            # An error after the first rows: the body ends in the middle, as when an
+            # engine fails mid-stream (the client sees a broken transfer).
+            flush()
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        elapsed = time.monotonic() - started
+        add('],"rows":%d,"statistics":{"elapsed":%.6f,"rows_read":%d,"bytes_read":%d,'
+            '"time_before_execution":0.0,"time_to_execute":%.6f,"scanned_bytes_cache":0,'
+            '"scanned_bytes_storage":%d}}' % (n, elapsed, n, nbytes, elapsed, nbytes))
+        flush()
+        self.wfile.write(b"0\r\n\r\n")
+        with lock:
+            stats["last_body_bytes"] = sent
+
+
+# ------------------------------------------------------------ warehouse mode --
+PG_DSN = os.environ.get("FB_PG_DSN", "")
+if PG_DSN:
+    import psycopg2
+    import psycopg2.errorcodes
+    import psycopg2.extensions
+
+# SQLSTATE -> (Firebolt-style error name, code); the codes are this fake's, as above.
+PG_ERRORS = {"42P01": ("RELATION_NOT_FOUND", "1101"), "42601": ("SYNTAX_ERROR", "1100"),
+             "42703": ("COLUMN_NOT_FOUND", "1102"), "42883": ("FUNCTION_NOT_FOUND", "1103")}
+
+# Firebolt functions PostgreSQL lacks or types differently, created in schema fb_compat,
+# which is on the fake's search_path only: the postgres source on the same database still
+# sees PostgreSQL's own functions.  Each is written from Firebolt's SQL reference (URL next
+# to it; the docs' source is github.com/firebolt-db/godocs, docs/...).
+FIREBOLT_SHIMS = r"""
+CREATE SCHEMA IF NOT EXISTS fb_compat;
+
+-- The interval one <unit> of DATE_ADD stands for (the units DATE_ADD documents, below);
+-- an unknown unit is an error.
+CREATE OR REPLACE FUNCTION fb_compat.fb_unit(unit text) RETURNS interval
+LANGUAGE plpgsql IMMUTABLE STRICT AS $$
+BEGIN
+  CASE lower(unit)
+    WHEN 'microsecond' THEN RETURN interval '1 microsecond';
+    WHEN 'millisecond' THEN RETURN interval '1 millisecond';
+    WHEN 'second' THEN RETURN interval '1 second';
+    WHEN 'minute' THEN RETURN interval '1 minute';
+    WHEN 'hour' THEN RETURN interval '1 hour';
+    WHEN 'day' THEN RETURN interval '1 day';
+    WHEN 'week' THEN RETURN interval '7 days';
+    WHEN 'month' THEN RETURN interval '1 month';
+    WHEN 'quarter' THEN RETURN interval '3 months';
+    WHEN 'year' THEN RETURN interval '1 year';
+    WHEN 'decade' THEN RETURN interval '10 years';
+    WHEN 'century' THEN RETURN interval '100 years';
+    WHEN 'millennium' THEN RETURN interval '1000 years';
+    ELSE RAISE EXCEPTION USING ERRCODE = '22023',
+      MESSAGE = format('DATE_ADD: invalid time unit %L', unit),
+      HINT = 'Use one of microsecond, millisecond, second, minute, hour, day, week, month, '
+             'quarter, year, decade, century, millennium.';
+  END CASE;
+END $$;
+
+-- DATE_ADD('<unit>', <quantity>, <expression>)
+--   https://docs.firebolt.io/sql_reference/functions-reference/date-and-time/date-add.html
+--   (godocs: docs/sql_reference/functions-reference/date-and-time/date-add.md)
+-- "Computes a new TIMESTAMP or TIMESTAMPTZ value by adding or subtracting a specified
+-- number of time units from a DATE, TIMESTAMP, or TIMESTAMPTZ value.  It's similar to
+-- arithmetic with intervals": <quantity> is an INT or BIGINT (negative subtracts); the
+-- result is a TIMESTAMP for a DATE or a TIMESTAMP, a TIMESTAMPTZ for a TIMESTAMPTZ (so
+-- DATE_ADD('month', -6, DATE '2021-11-04') = 2021-05-04 00:00:00).  Interval arithmetic
+--   https://docs.firebolt.io/Reference/interval-arithmetic.html
+-- is PostgreSQL's: month, quarter and year move the calendar month and clamp the day to
+-- the month's last day (DATE_ADD('month', -1, DATE '2026-03-31') = 2026-02-28 00:00:00);
+-- the quantity is one interval (2026-01-31 + 2 months = 2026-03-31, not clamped on the
+-- way); a TIMESTAMPTZ moves by days and larger units in the session's time zone.
+CREATE OR REPLACE FUNCTION fb_compat.date_add(unit text, quantity bigint, expr date) RETURNS timestamp
+LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT CAST(expr AS timestamp) + quantity * fb_compat.fb_unit(unit) $$;
+CREATE OR REPLACE FUNCTION fb_compat.date_add(unit text, quantity bigint, expr timestamp) RETURNS timestamp
+LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT expr + quantity * fb_compat.fb_unit(unit) $$;
+CREATE OR REPLACE FUNCTION fb_compat.date_add(unit text, quantity bigint, expr timestamptz) RETURNS timestamptz
+LANGUAGE sql STABLE STRICT AS $$ SELECT expr + quantity * fb_compat.fb_unit(unit) $$;
+
+-- DATE_TRUNC(<time_unit>, <expression>) on a DATE
+--   https://docs.firebolt.io/sql_reference/functions-reference/date-and-time/date-trunc.html
+--   (now https://docs.firebolt.io/reference-sql/functions-reference/date-and-time/date-trunc)
+-- "Return Type: DATE if <expression> has type DATE, TIMESTAMP if <expression> has type
+-- TIMESTAMP, TIMESTAMPTZ if <expression> has type TIMESTAMPTZ"; "Firebolt also raises an
+-- error if one attempts to truncate a value expression of type DATE to microsecond,
+-- millisecond, second, minute, or hour."  PostgreSQL has no date_trunc(text, date): a date
+-- becomes a timestamptz, and so is the result.  TIMESTAMP and TIMESTAMPTZ need no shim:
+-- PostgreSQL's date_trunc keeps the input's type and truncates a timestamptz in the
+-- session's time zone, as Firebolt does.
+CREATE OR REPLACE FUNCTION fb_compat.date_trunc(unit text, expr date) RETURNS date
+LANGUAGE plpgsql IMMUTABLE STRICT AS $$
+BEGIN
+  IF lower(unit) IN ('microsecond', 'microseconds', 'millisecond', 'milliseconds', 'second', 'minute', 'hour') THEN
+    RAISE EXCEPTION USING ERRCODE = '22023',
+      MESSAGE = format('DATE_TRUNC: a DATE cannot be truncated to %L', unit),
+      HINT = 'Truncate a DATE to day, week, month, quarter, year, decade, century or millennium.';
+  END IF;
+  RETURN CAST(pg_catalog.date_trunc(unit, CAST(expr AS timestamp)) AS date);
+END $$;
+"""
+
+# PostgreSQL type OID -> Firebolt type name (anything else: text)
+PG_TYPES = {16: "boolean", 20: "bigint", 21: "integer", 23: "integer", 26: "bigint", 700: "real",
+            701: "double precision", 25: "text", 1043: "text", 1042: "text", 19: "text", 18: "text",
+            1082: "date", 1114: "timestamp", 1184: "timestamptz", 17: "bytea"}
+PG_ARRAYS = {1000: "boolean", 1016: "bigint", 1005: "integer", 1007: "integer", 1021: "real",
+             1022: "double precision", 1231: "numeric(38, 9)", 1009: "text", 1015: "text", 1182: "date",
+             1115: "timestamp", 1185: "timestamptz"}
+PG_AS_TEXT = []   # psycopg2 typecasters that keep PostgreSQL's own text (pg_setup)
+
+
+def first_line(e):
+    lines = str(e).strip().splitlines()
+    return lines[0] if lines else type(e).__name__
+
+
+def pg_setup():
+    """Warehouse mode's startup: typecasters and the shims.  A failure is fatal."""
+    raw = lambda value, cur: value  # noqa: E731
+    # date, timestamp, timestamptz, numeric, interval, json, jsonb, and their arrays: as text
+    PG_AS_TEXT.append(psycopg2.extensions.new_type((1082, 1114, 1184, 1700, 1186, 114, 3802), "FB_TEXT", raw))
+    PG_AS_TEXT.append(psycopg2.extensions.new_array_type((1182, 1115, 1185, 1231), "FB_TEXT_ARRAY", PG_AS_TEXT[0]))
+    conn = psycopg2.connect(PG_DSN)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(FIREBOLT_SHIMS)
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def pg_connect():
+    conn = psycopg2.connect(PG_DSN, options="-c search_path=fb_compat,public -c TimeZone=UTC "
+                                            "-c DateStyle=ISO,YMD -c IntervalStyle=postgres "
+                                            "-c default_transaction_read_only=on")
+    conn.set_client_encoding("UTF8")
+    for t in PG_AS_TEXT:
+        psycopg2.extensions.register_type(t, conn)
+    return conn
+
+
+def pg_meta(conn, description):
+    """cursor.description -> Firebolt's meta, " null" on nullable columns."""
+    notnull = {}
+    cols = [(d.table_oid, d.table_column) for d in description if d.table_oid]
+    if cols:
+        with conn.cursor() as cur:
+            cur.execute("SELECT attrelid, attnum, attnotnull FROM pg_attribute WHERE (attrelid, attnum) IN %s",
+                        (tuple(cols),))
+            notnull = {(r[0], r[1]): r[2] for r in cur.fetchall()}
+    meta = []
+    for d in description:
+        oid = d.type_code
+        if oid == 1700:
+            t = "numeric(%d, %d)" % (d.precision, d.scale) if d.precision else "numeric(38, 9)"
+        elif oid in PG_ARRAYS:
+            t = "array(%s)" % PG_ARRAYS[oid]
+        else:
+            t = PG_TYPES.get(oid, "text")
+        nullable = not notnull.get((d.table_oid, d.table_column), False)
+        meta.append({"name": d.name, "type": t + (" null" if nullable else "")})
+    return meta
+
+
+def fb_value(v):
+    """One PostgreSQL value as Firebolt's JSON_Compact writes it."""
+    if v is None or isinstance(v, (bool, str)):
+        return v
+    if isinstance(v, int):
+        return v if -(1 << 53) <= v <= (1 << 53) else str(v)
+    if isinstance(v, float):
+        if v != v:
+            return "nan"
+        if v in (float("inf"), float("-inf")):
+            return "inf" if v > 0 else "-inf"
+        return v
+    if isinstance(v, (bytes, memoryview)):
+        return "\\x" + bytes(v).hex()
+    if isinstance(v, list):
+        return [fb_value(x) for x in v]
+    return str(v)
+
+
 class Server(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -371,6 +680,12 @@ class Server(ThreadingHTTPServer):
 
 
 def main():
+    if PG_DSN:
+        try:
+            pg_setup()
+        except Exception as e:  # noqa: BLE001  warehouse mode is useless without it
+            print("fake_firebolt: warehouse mode: cannot prepare PostgreSQL (%s): %s" % (PG_DSN, e), file=sys.stderr)
+            sys.exit(1)
     server = Server(("127.0.0.1", 0), Handler)
     print("PORT %d" % server.server_address[1], flush=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -217,7 +217,7 @@ loaded=0
 for tbl in salesforce_account_d opportunity_d consumption_daily_d; do
     cols=$(PG_DB=warehouse pg_psql -At -c "SELECT string_agg(column_name, ', ' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_name = '$tbl'")
     # REAL columns as %.17g text, so PostgreSQL gets the very same doubles.
-    sel=$(sqlite3 "$db" "SELECT group_concat(CASE WHEN type = 'REAL' THEN 'printf(''%.17g'', ' || name || ')' ELSE name END, ', ') FROM pragma_table_info('$tbl')")
+    sel=$(sqlite3 "$db" "SELECT group_concat(CASE WHEN type = 'REAL' THEN 'printf(''%!.17g'', ' || name || ')' ELSE name END, ', ') FROM pragma_table_info('$tbl')")
     sqlite3 -csv "$db" "SELECT $sel FROM $tbl" > "$TMP/$tbl.csv"
     PG_DB=warehouse pg_psql -c "\\copy $tbl ($cols) FROM '$TMP/$tbl.csv' WITH (FORMAT csv)" >> "$TMP/load.out" 2>&1 || loaded=1
 done
