@@ -26,7 +26,7 @@ pg_find_bin || skip "$PG_WHY"
 
 tap_tmpdir
 pg_start || { echo "Bail out! $PG_WHY"; exit 1; }
-plugin_dir_with sqlite.so postgres.so firebolt.so at_risk_accounts.so file.so
+plugin_dir_with $(cd "$PLUGINS" && ls *.so)
 mkdir -p "$TMP/out"
 
 # ------------------------------------------------------------ the warehouse --
@@ -257,6 +257,18 @@ dialect_run a1_named '
   };'
 cmp -s "$TMP/out/a1_groups.sqlite.jsonl" "$TMP/out/a1_named.sqlite.jsonl"
 ok $? "the shipped named queries find the same as the test's query groups"
+
+dialect_run a6 '
+  competitors = {
+    analysis = "A6";
+    options = { as_of = "'"$AS_OF"'"; };
+    inputs = {
+      opportunities = { source = "warehouse"; named_query = "a6_opportunities"; };
+      calls = { source = "warehouse"; named_query = "a6_calls"; };
+      messages = { source = "warehouse"; named_query = "a6_messages"; };
+    };
+    actions = ( { action = "findings"; min_priority = "low"; } );
+  };'
 
 # --------------------------------------------------------- no secret anywhere --
 leaks=$(grep -rlF -e "$PW" -e "$FB_TEST_SECRET" "$TMP/out" 2>/dev/null)
