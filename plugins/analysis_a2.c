@@ -849,9 +849,12 @@ static void description_text(const a2_state *st, const verdict *v, const char *l
                        " losses: %s %.1f percentage points.", st->window_months,
                        v->prev_share_pct, g->prev, v->trend_pp >= 0 ? "up" : "down",
                        v->trend_pp >= 0 ? v->trend_pp : -v->trend_pp);
-    else
+    else if (g->prev)
         revops_buf_fmt(b, " The %" PRId64 " months before had only %" PRIu64 " losses, too few "
                        "for a trend.", st->window_months, g->prev);
+    else
+        revops_buf_fmt(b, " The %" PRId64 " months before had no losses, so there is no trend.",
+                       st->window_months);
     if (g->cur_comp && v->top_comp >= 0)
         revops_buf_fmt(b, " %" PRIu64 " losses (%.1f%%) went to a named competitor, most often %s "
                        "(%" PRIu64 ").", g->cur_comp, v->comp_pct, st->comps[v->top_comp],
