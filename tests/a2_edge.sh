@@ -68,7 +68,7 @@ INSERT INTO opportunity_d VALUES
 SQL
 is "$?" 0 "fixture built"
 
-# conf OUT FINDINGS RPC OPTIONS [WHERE]: the A2 pipeline on the fixture.  The
+# conf OUT FINDINGS RPC OPTIONS [WHERE [ORDER]]: the A2 pipeline on the fixture.  The
 # query has no date filter, so the plugin's own window check is what counts.
 conf() {
     cat > "$1" <<EOF
@@ -86,7 +86,7 @@ pipelines = {
         "a.account_region, a.sf_industry AS industry, o.owner_id, o.amount, o.closed_at_date, "
         "o.closed_won_lost_reason FROM opportunity_d AS o "
         "LEFT JOIN salesforce_account_d AS a ON a.sf_account_id = o.sf_account_id "
-        "WHERE o.stage_name = 'Closed Lost' ${5:-} ORDER BY o.opportunity_id"; };
+        "WHERE o.stage_name = 'Closed Lost' ${5:-} ORDER BY ${6:-o.opportunity_id}"; };
     };
     actions = ( { action = "out"; min_priority = "low"; } );
   };
@@ -118,6 +118,10 @@ for rpc in 1000 7 1; do
 done
 cmp -s "$TMP/f1000.jsonl" "$TMP/f7.jsonl"; ok $? "rows_per_chunk 7 (boundaries inside every group) gives identical findings"
 cmp -s "$TMP/f1000.jsonl" "$TMP/f1.jsonl"; ok $? "rows_per_chunk 1 gives identical findings"
+conf "$TMP/c.conf" "$TMP/fr.jsonl" 7 'as_of = "2026-11-01";' "" "o.closed_won_lost_reason DESC, o.closed_at_date, o.opportunity_id DESC"
+"$REVOPS" run -c "$TMP/c.conf" > "$TMP/runr.out" 2> "$TMP/runr.err"
+is "$?" 0 "rows in another order: run ok"
+cmp -s "$TMP/f1000.jsonl" "$TMP/fr.jsonl"; ok $? "rows in another order give identical findings"
 
 summary "$TMP/f1000.jsonl" > "$TMP/s.txt"
 is "$(wc -l < "$TMP/s.txt" | tr -d ' ')" 4 "four groups reach min_losses (no finding for Strategic without losses, nor for Partner's 2)"
@@ -187,6 +191,12 @@ conf "$TMP/c5.conf" "$TMP/e2.jsonl" 7 'as_of = "2030-01-01";'
 is "$?" 0 "nothing in the window: run ok"
 like "$TMP/run5.err" "none of the 34 closed-lost opportunities read closed in the window 2029-01-01..2029-12-31: no findings" "nothing in the window: clear message"
 test ! -s "$TMP/e2.jsonl"; ok $? "nothing in the window: no findings"
+
+# Month ends: the window keeps as_of's day of the month, clamped to shorter months.
+conf "$TMP/c8.conf" "$TMP/m.jsonl" 7 'as_of = "2026-03-31"; window_months = 1;'
+"$REVOPS" run -c "$TMP/c8.conf" > "$TMP/run8.out" 2> "$TMP/run8.err"
+is "$?" 0 "as_of 2026-03-31, window_months 1: run ok"
+like "$TMP/run8.err" "window 2026-02-28..2026-03-30 (previous 2026-01-31..2026-02-27)" "as_of 2026-03-31 minus one month is 2026-02-28"
 
 # Bad options fail the run with a message naming what is allowed.
 conf "$TMP/c6.conf" "$TMP/x.jsonl" 7 'as_of = "2026-11-01"; group_by = [ "segment" ];'

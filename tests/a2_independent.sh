@@ -8,7 +8,7 @@ tap_tmpdir
 export REVOPS_PLUGIN_PATH="$PLUGINS"
 GEN="$top_builddir/demo/revops-demo-gen"
 
-# a2_conf DB RPC FINDINGS OUT: one sqlite source, the A2 pipeline grouped by
+# a2_conf DB RPC FINDINGS OUT [ORDER]: one sqlite source, the A2 pipeline grouped by
 # account type and region, every finding to a JSONL file.
 a2_conf() {
     cat > "$4" <<EOF
@@ -28,7 +28,7 @@ pipelines = {
         "LEFT JOIN salesforce_account_d AS a ON a.sf_account_id = o.sf_account_id "
         "WHERE o.stage_name = 'Closed Lost' "
         "AND o.closed_at_date >= date(\${as_of}, 'start of month', '-' || (2 * \${window_months}) || ' months') "
-        "AND o.closed_at_date < \${as_of} ORDER BY o.opportunity_id"; };
+        "AND o.closed_at_date < \${as_of} ORDER BY ${5:-o.opportunity_id}"; };
     };
     actions = ( { action = "out"; min_priority = "low"; } );
   };
@@ -115,5 +115,10 @@ PY
     # Chunk size does not change a single finding.
     cmp -s "$TMP/f$seed-1000.jsonl" "$TMP/f$seed-7.jsonl"; ok $? "seed $seed: rows_per_chunk 7 gives identical findings"
     cmp -s "$TMP/f$seed-1000.jsonl" "$TMP/f$seed-1.jsonl"; ok $? "seed $seed: rows_per_chunk 1 gives identical findings"
+    # Nor does the order of the rows.
+    a2_conf "$db" 7 "$TMP/f$seed-r.jsonl" "$TMP/c.conf" "o.closed_at_date DESC, o.amount, o.opportunity_id DESC"
+    "$REVOPS" run -c "$TMP/c.conf" > "$TMP/run.out" 2> "$TMP/run.err"
+    is "$?" 0 "seed $seed: rows by date descending: run ok"
+    cmp -s "$TMP/f$seed-1000.jsonl" "$TMP/f$seed-r.jsonl"; ok $? "seed $seed: rows in another order give identical findings"
 done
 done_testing
