@@ -270,6 +270,14 @@ dialect_run a6 '
     actions = ( { action = "findings"; min_priority = "low"; } );
   };'
 
+dialect_run a2 '
+  lost_reasons = {
+    analysis = "A2";
+    options = { as_of = "'"$AS_OF"'"; group_by = [ "account_type", "region", "deal_size" ]; };
+    inputs = { opportunities = { source = "warehouse"; named_query = "a2_closed_lost"; }; };
+    actions = ( { action = "findings"; min_priority = "low"; } );
+  };'
+
 # --------------------------------------------------------- no secret anywhere --
 leaks=$(grep -rlF -e "$PW" -e "$FB_TEST_SECRET" "$TMP/out" 2>/dev/null)
 is "$leaks" "" "neither the PostgreSQL password nor the Firebolt client secret appears in any output"
