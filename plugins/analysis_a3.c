@@ -679,7 +679,10 @@ static verdict judge(const a3_state *st, const account *a)
     if (v.growth)
         sev_g = 0.5 + 0.5 * clamp01((100.0 * v.growth_frac - st->growth_pct) /
                                     (st->growth_full_pct - st->growth_pct));
+    /* rounded to the 4 decimals findings show, so equal-looking scores are
+     * equal and their order falls to the account id */
     v.score = clamp01(st->w_util * sev_u + st->w_growth * sev_g);
+    v.score = (double)(int64_t)(v.score * 10000.0 + 0.5) / 10000.0;
     v.priority = v.score >= st->critical - A3_SCORE_EPSILON ? REVOPS_PRIORITY_CRITICAL
                : v.score >= st->high - A3_SCORE_EPSILON ? REVOPS_PRIORITY_HIGH
                : v.score >= st->medium - A3_SCORE_EPSILON ? REVOPS_PRIORITY_MEDIUM
