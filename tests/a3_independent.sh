@@ -22,7 +22,7 @@ pipelines = {
     inputs = {
       accounts = { source = "warehouse"; query = "SELECT sf_account_id, sf_account_name FROM salesforce_account_d ORDER BY sf_account_id"; };
       agreements = { source = "warehouse"; query = "SELECT agreement_id, sf_account_id, committed_engine_hours_monthly, is_active, start_date, end_date FROM agreement_f ORDER BY agreement_id"; };
-      opportunities = { source = "warehouse"; query = "SELECT opportunity_id, sf_account_id, opportunity_type, stage_name FROM opportunity_d WHERE stage_name NOT IN (\${closed_stages}) AND opportunity_type IN (\${upsell_types}) ORDER BY opportunity_id"; };
+      opportunities = { source = "warehouse"; query = "SELECT opportunity_id, sf_account_id, opportunity_type, stage_name FROM opportunity_d WHERE (stage_name IS NULL OR stage_name NOT IN (\${closed_stages})) AND opportunity_type IN (\${upsell_types}) ORDER BY opportunity_id"; };
       usage = { source = "warehouse"; query = "SELECT sf_account_id, consumption_date, engine_hours FROM consumption_daily_d WHERE consumption_date >= date(\${as_of}, 'start of month', '-' || max(\${months}, \${growth_months}) || ' months') AND consumption_date < \${as_of} ORDER BY sf_account_id, consumption_date"; };
     };
     actions = ( { action = "out"; min_priority = "low"; } );
