@@ -1493,8 +1493,51 @@ static int *open_upsells(const world_t *w)
     return up;
 }
 
+/* A3 steady growth (docs/analyses/A3.md): usage rose in each of the last A3_GROWTH_MONTHS
+ * complete months over the month before, u(first) > 0, and grew by >= A3_GROWTH_PCT from the
+ * first to the last of them.  `step` and `pct` shift the two thresholds for the margin check. */
+#define A3_GROWTH_MONTHS 4
+#define A3_GROWTH_PCT 10.0
+#define A3_STEP_MARGIN 0.0002 /* relative month-over-month change */
+#define A3_PCT_MARGIN 2.0     /* percentage points of growth */
+
+static int a3_grows(const account_t *a, double step, double pct)
+{
+    const int k0 = A3_GROWTH_MONTHS - 1; /* u[k0] = first month of the window */
+    if (!(a->u[k0] > 0))
+        return 0;
+    for (int k = k0; k > 0; k--)
+        if (!(a->u[k - 1] > a->u[k] * (1.0 + step)))
+            return 0;
+    return 100.0 * (a->u[0] - a->u[k0]) / a->u[k0] >= pct;
+}
+
+static double a3_growth_pct(const account_t *a)
+{
+    const int k0 = A3_GROWTH_MONTHS - 1;
+    return a->u[k0] > 0 ? 100.0 * (a->u[0] - a->u[k0]) / a->u[k0] : 0;
+}
+
+/* every account is clear of both growth thresholds: the rule with both thresholds loosened
+ * and with both tightened by the margins gives the same answer */
+static void check_a3_growth(const world_t *w)
+{
+    for (int i = 0; i < w->n_accounts; i++) {
+        const account_t *a = &w->acc[i];
+        if (a3_grows(a, -A3_STEP_MARGIN, A3_GROWTH_PCT - A3_PCT_MARGIN) !=
+            a3_grows(a, A3_STEP_MARGIN, A3_GROWTH_PCT + A3_PCT_MARGIN))
+            die("%s: A3 self-check: account %s is too close to the steady-growth thresholds "
+                "(monthly engine hours %.2f, %.2f, %.2f, %.2f; growth %.2f%%: a month-over-month change "
+                "within %.2f%% of zero or growth within %.1f points of %.0f%%), so the planted A3 truth "
+                "would be fragile; use another --seed",
+                g_out, a->id, a->u[3], a->u[2], a->u[1], a->u[0], a3_growth_pct(a), 100.0 * A3_STEP_MARGIN,
+                A3_PCT_MARGIN, A3_GROWTH_PCT);
+    }
+}
+
 static void check_a3(const world_t *w)
 {
+    check_a3_growth(w);
     int *ups = open_upsells(w);
     for (int i = 0; i < w->n_accounts; i++) {
         const account_t *a = &w->acc[i];
@@ -1954,7 +1997,34 @@ static void truth_a3(FILE *f, const world_t *w)
         }
         fputs("\n    ],\n", f);
     }
-    fprintf(f, "    \"others_max_utilization_pct\": %.2f\n  },\n", 100.0 * other_max);
+    fprintf(f, "    \"others_max_utilization_pct\": %.2f,\n", 100.0 * other_max);
+    /* steady growth, the same rule from the monthly sums: with and without an open upsell */
+    fprintf(f, "    \"growth_months\": [\"%s\", \"%s\", \"%s\", \"%s\"], \"growth_threshold_pct\": %.0f,\n",
+            ym(month_lo(w, 3)), ym(month_lo(w, 2)), ym(month_lo(w, 1)), ym(month_lo(w, 0)), A3_GROWTH_PCT);
+    fputs("    \"growth_note\": \"monthly engine_hours higher in each of the last four complete months than in the month "
+          "before, and up by at least 10% from the first to the last of them; growth_candidates have no open "
+          "Upsell/Expansion (found), growth_with_open_upsell have one (never found); every account is clear of both "
+          "growth thresholds by a margin (self-check)\",\n", f);
+    const char *gkeys[] = {"growth_candidates", "growth_with_open_upsell"};
+    for (int k = 0; k < 2; k++) {
+        fprintf(f, "    \"%s\": [", gkeys[k]);
+        const char *sep = "\n";
+        for (int i = 0; i < w->n_accounts; i++) {
+            const account_t *a = &w->acc[i];
+            if (!a3_grows(a, 0.0, A3_GROWTH_PCT) || (ups[i] >= 0) != (k == 1))
+                continue;
+            fprintf(f, "%s      {", sep);
+            json_account(f, a);
+            fprintf(f, ", \"monthly_engine_hours\": [%.2f, %.2f, %.2f, %.2f], \"growth_pct\": %.2f",
+                    a->u[3], a->u[2], a->u[1], a->u[0], a3_growth_pct(a));
+            if (k == 1)
+                fprintf(f, ", \"open_opportunity\": \"%s\"", w->opp[ups[i]].id);
+            fputc('}', f);
+            sep = ",\n";
+        }
+        fprintf(f, "\n    ]%s\n", k == 0 ? "," : "");
+    }
+    fputs("  },\n", f);
     free(ups);
 }
 

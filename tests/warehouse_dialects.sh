@@ -278,6 +278,19 @@ dialect_run a2 '
     actions = ( { action = "findings"; min_priority = "low"; } );
   };'
 
+dialect_run a3 '
+  upsell = {
+    analysis = "A3";
+    options = { as_of = "'"$AS_OF"'"; };
+    inputs = {
+      accounts = { source = "warehouse"; named_query = "a3_accounts"; };
+      agreements = { source = "warehouse"; named_query = "a3_agreements"; };
+      opportunities = { source = "warehouse"; named_query = "a3_opportunities"; };
+      usage = { source = "warehouse"; named_query = "a3_usage"; };
+    };
+    actions = ( { action = "findings"; min_priority = "low"; } );
+  };'
+
 # --------------------------------------------------------- no secret anywhere --
 leaks=$(grep -rlF -e "$PW" -e "$FB_TEST_SECRET" "$TMP/out" 2>/dev/null)
 is "$leaks" "" "neither the PostgreSQL password nor the Firebolt client secret appears in any output"
