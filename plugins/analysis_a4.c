@@ -37,7 +37,6 @@ static const char *const component_names[C_COUNT] = { "usage_trend", "call_senti
                                                       "slack_engagement", "open_pipeline" };
 
 enum { BAND_HEALTHY, BAND_WATCH, BAND_AT_RISK };
-static const char *const band_names[] = { "healthy", "watch", "at_risk" };
 static const char *const band_words[] = { "healthy", "on watch", "at risk" };
 
 /* ------------------------------------------------------------ state -- */
