@@ -22,6 +22,7 @@ INSERT INTO salesforce_account_d VALUES
   ('A001', 'Zürich Datenwerk'), ('A002', '東京アナリティクス'), ('A003', 'Healthy Co'),
   ('A004', 'Single Day Ltd'), ('A005', 'Tie One'), ('A006', 'Tie Two'), ('A007', 'Exactly Sixty'),
   ('A008', 'Exactly Thirty-Five'), ('A009', NULL), ('A010', 'Zero Hours'), ('A011', 'Past Due Inc'),
+  ('A012', 'On The Edge'),
   (NULL, 'Nameless row');
 INSERT INTO consumption_daily_d VALUES
   -- A002: 300 -> 150 (-50%): usage 0
@@ -52,7 +53,8 @@ INSERT INTO opportunity_d VALUES
   ('O3b', 'A003', 'Closed Lost', '2026-01-01', '2025-01-01'),  -- closed: not counted
   ('O8', 'A008', 'Proposal', '2027-01-01', '2026-08-01'),      -- stalled 92 days
   ('O9', 'A003', 'Proposal', NULL, '2026-10-01'),              -- bad: no close date
-  ('O11', 'A011', 'Proposal', '2026-10-01', '2026-10-20');     -- past its close date
+  ('O11', 'A011', 'Proposal', '2026-10-01', '2026-10-20'),     -- past its close date
+  ('O12', 'A012', 'Proposal', '2026-11-01', '2026-09-02');     -- 60 days, closes on as_of: active
 INSERT INTO gong_call_f VALUES
   ('c1', 'A002', '2026-09-10', -0.6), ('c2', 'A002', '2026-10-10', -0.4),
   ('c3', 'A003', '2026-09-10', 0.8), ('c4', 'A003', '2026-10-10', 0.8),
@@ -72,7 +74,8 @@ INSERT INTO slack_message_f VALUES
   ('m16', 'A008', '2026-10-01'), ('m17', 'A008', '2026-10-02'), ('m18', 'A008', '2026-10-03'),
   ('m19', 'A010', '2026-10-10'), ('m20', 'A010', '2026-10-11'), ('m21', 'A010', '2026-10-12'),
   ('m22', 'A011', '2026-10-01'), ('m23', 'A011', '2026-10-02'), ('m24', 'A011', '2026-10-03'),
-  ('m25', 'A011', '2026-10-04'), ('m26', 'A011', '2026-10-05'), ('m27', 'A011', '2026-10-06');
+  ('m25', 'A011', '2026-10-04'), ('m26', 'A011', '2026-10-05'), ('m27', 'A011', '2026-10-06'),
+  ('m28', 'A012', '2026-09-02');                               -- 60 days before as_of: not silent
 SQL
 is "$?" 0 "fixture built"
 
@@ -130,6 +133,7 @@ A008 medium 35.00 0.00 100.00 50.00 0.00
 A009 medium 40.00 50.00 50.00 0.00 50.00
 A010 medium 50.00 50.00 50.00 50.00 50.00
 A011 medium 55.00 50.00 60.00 100.00 0.00
+A012 medium 50.83 50.00 50.00 16.67 100.00
 W
 diff "$TMP/want" "$TMP/got" > "$TMP/d" 2>&1; ok $? "every account's band, health and components as computed by hand (A003 and A007 healthy: no finding)"
 [ -s "$TMP/d" ] && sed 's/^/# /' "$TMP/d"
@@ -138,7 +142,7 @@ cmp -s "$TMP/f1000.jsonl" "$TMP/f1.jsonl"; ok $? "rows_per_chunk 1 gives identic
 
 # Ties: equal health is ordered by account id; 35 exactly is watch, 60 exactly is healthy.
 is "$(summary "$TMP/f1000.jsonl" | awk '$3 == "40.00" {printf "%s ", $1}')" "A001 A005 A006 A009 " "equal scores are ordered by account id"
-like "$TMP/err1000" "11 accounts: 2 healthy, 8 watch, 1 at_risk (9 findings)" "band summary logged (A007 at exactly 60 is healthy, A008 at exactly 35 is watch)"
+like "$TMP/err1000" "12 accounts: 2 healthy, 9 watch, 1 at_risk (10 findings)" "band summary logged (A007 at exactly 60 is healthy, A008 at exactly 35 is watch)"
 
 # Names, non-ASCII and missing, in the findings and their texts.
 "$PYTHON" - "$TMP/f1000.jsonl" > "$TMP/names" <<'PY'
@@ -164,16 +168,19 @@ like "$TMP/a002" "the last on 2026-08-10 (83 days before 2026-11-01); silent for
 like "$TMP/a002" "O2 (Negotiation, close date 2026-12-31, last stage change 2026-06-01: stalled 153 days)" "pipeline evidence: the stalled opportunity"
 grep '"A011"' "$TMP/f1000.jsonl" > "$TMP/a011"
 like "$TMP/a011" "O11 (Proposal, close date 2026-10-01, last stage change 2026-10-20: 31 days past its close date)" "pipeline evidence: past due"
+grep '"A012"' "$TMP/f1000.jsonl" > "$TMP/a012"
+like "$TMP/a012" "the last on 2026-09-02 (60 days before 2026-11-01); engagement = min(100, 100 x 1 / 6) = 16.7" "a message exactly silent_days before as_of still counts"
+like "$TMP/a012" "O12 (Proposal, close date 2026-11-01, last stage change 2026-09-02: active)" "an opportunity exactly stall_days old, closing on as_of, is active"
 like "$TMP/a011" "2026-05 100, 2026-06 0, 2026-07 100, 2026-08 100, 2026-09 0, 2026-10 100" "usage window is exactly the six complete months"
 
 # Bad rows: counted and reported once per dataset with the first example.
 like "$TMP/err1000" "dataset 'usage': 5 of 35 rows not used" "usage: 5 bad rows counted"
 like "$TMP/err1000" "sf_account_id is NULL" "usage: the first bad row is shown"
 like "$TMP/err1000" "dataset 'calls': 3 of 12 rows not used" "calls: NULL, out-of-range and unreadable sentiment/date rows counted"
-like "$TMP/err1000" "dataset 'messages': 1 of 27 rows not used" "messages: NULL date counted"
-like "$TMP/err1000" "dataset 'opportunities': 1 of 6 rows not used" "opportunities: NULL close date counted"
+like "$TMP/err1000" "dataset 'messages': 1 of 28 rows not used" "messages: NULL date counted"
+like "$TMP/err1000" "dataset 'opportunities': 1 of 7 rows not used" "opportunities: NULL close date counted"
 like "$TMP/err1000" "opportunity O9: close_date is NULL" "opportunities: the row is named"
-like "$TMP/err1000" "dataset 'accounts': 1 of 12 rows not used" "accounts: NULL id counted"
+like "$TMP/err1000" "dataset 'accounts': 1 of 13 rows not used" "accounts: NULL id counted"
 is "$(grep -c "dataset 'usage'" "$TMP/err1" | tr -d ' ')" 1 "reported once even with rows_per_chunk 1"
 like "$TMP/err1000" "1 accounts have usage, opportunity, call or message rows but are not in the 'accounts' input: not scored" "rows of unlisted accounts are not scored"
 unlike "$TMP/f1000.jsonl" "A999" "no finding for the unlisted account"
