@@ -12,7 +12,9 @@
  *       is recomputed from the generated rows with the rule before anything is written.
  *   A2  closed-lost reason mix per account type (top reason of the last 12 months).
  *   A3  upsell candidates (usage > 85% of commitment, no open Upsell/Expansion).
- *   A4  health examples (healthy / watch / at_risk) with their drivers.
+ *   A4  customer health: EXACT - every account's score and band by the rule (docs/analyses/A4.md),
+ *       computed from the model; planted healthy / watch / at_risk examples well inside their bands,
+ *       Gong/Slack engagement redrawn per account until no score is near a band threshold.
  *   A5  single-day usage anomalies (x4 spike or x0.1 drop) in the last 90 days.
  *   A6  Databricks dominates competitive losses in the last 6 months; Snowflake before.
  *
@@ -1251,8 +1253,6 @@ static int assign_reasons(world_t *w, int attempt)
 /* ------------------------------------------------------------------------------------------ */
 /* Gong calls and Slack messages                                                                */
 
-static int health_planted(const account_t *a) { return (a->roles & (R_HEALTHY | R_WATCH | R_ATRISK)) != 0; }
-
 static const char *competitor_at(rng_t *r, const world_t *w, int day)
 {
     return COMPETITORS[rng_weighted(r, day >= w->w6 ? COMP_W_RECENT : COMP_W_BEFORE, N_COMP)];
@@ -1315,40 +1315,6 @@ static void add_call(world_t *w, int acct, int day, double sentiment, rng_t *r, 
     c->duration = rng_int(r, 15, c->sentiment >= 0.35 ? 60 : 45) * 60 + rng_int(r, 0, 59);
 }
 
-static void make_calls(world_t *w)
-{
-    for (int i = 0; i < w->n_accounts; i++) {
-        account_t *a = &w->acc[i];
-        rng_t r;
-        rng_init(&r, w->seed, S_GONG, (uint64_t)i);
-        if (a->roles & R_NEW) {
-            add_call(w, i, rng_int(&r, a->created_day, w->as_of - 1), rng_uniform(&r, 0.3, 0.7), &r, "Discovery call");
-            continue;
-        }
-        int lo = (a->roles & R_ONBOARD) ? a->usage_start - 30 : w->win_start;
-        int hi = health_planted(a) ? w->d90 - 1 : w->as_of - 1;
-        int n = rng_int(&r, 2, 5);
-        for (int k = 0; k < n; k++) {
-            int day = rng_int(&r, lo, hi);
-            double s = day >= w->d90 ? rng_uniform(&r, 0.0, 0.6) : rng_uniform(&r, -0.2, 0.7);
-            add_call(w, i, day, s, &r, NULL);
-        }
-        if (health_planted(a)) {
-            int k = rng_int(&r, 2, 3);
-            for (int j = 0; j < k; j++) {
-                int day = rng_int(&r, w->d90 + 2, w->as_of - 2);
-                double s = (a->roles & R_HEALTHY) ? rng_uniform(&r, 0.5, 0.9)
-                           : (a->roles & R_WATCH) ? rng_uniform(&r, -0.15, 0.15)
-                                                  : rng_uniform(&r, -0.8, -0.35);
-                add_call(w, i, day, s, &r, NULL);
-            }
-        }
-        if (a->roles & R_RENEW)
-            add_call(w, i, a->renew_days > 20 ? w->as_of - rng_int(&r, 3, 20) : w->as_of - 2,
-                     rng_uniform(&r, -0.5, 0.1), &r, "Renewal planning");
-    }
-}
-
 static int call_cmp(const void *pa, const void *pb)
 {
     const call_t *a = pa, *b = pb;
@@ -1393,46 +1359,6 @@ static void add_msg(world_t *w, int acct, int day, int tone, rng_t *r)
         snprintf(m->text, sizeof m->text, rng_u01(r) < 0.5 ? "Leadership asked us to benchmark %s before the renewal."
                                                           : "FYI our ML team is piloting %s for feature engineering.",
                  competitor_at(r, w, day));
-    }
-}
-
-static void make_messages(world_t *w)
-{
-    static const double tone_w[] = {0.35, 0.45, 0.12, 0.08};
-    for (int i = 0; i < w->n_accounts; i++) {
-        account_t *a = &w->acc[i];
-        rng_t r;
-        rng_init(&r, w->seed, S_SLACK, (uint64_t)i);
-        if (a->roles & R_NEW) {
-            add_msg(w, i, rng_int(&r, a->created_day, w->as_of - 1), 1, &r);
-            continue;
-        }
-        int lo = (a->roles & R_ONBOARD) ? a->usage_start : w->win_start;
-        if (health_planted(a)) {
-            int n = rng_int(&r, 2, 4);
-            for (int k = 0; k < n; k++)
-                add_msg(w, i, rng_int(&r, lo, w->d90 - 1), rng_weighted(&r, tone_w, 4), &r);
-            if (a->roles & R_HEALTHY) {
-                n = rng_int(&r, 6, 10);
-                for (int k = 0; k < n; k++)
-                    add_msg(w, i, rng_int(&r, w->d90, w->as_of - 1), rng_u01(&r) < 0.6 ? 0 : 1, &r);
-            } else if (a->roles & R_WATCH) {
-                n = rng_int(&r, 1, 2);
-                for (int k = 0; k < n; k++)
-                    add_msg(w, i, rng_int(&r, w->d90, w->as_of - 1), 1, &r);
-            } else {
-                /* at risk: silent for the last 60 days, one complaint before that */
-                add_msg(w, i, rng_int(&r, w->d90, w->as_of - 61), rng_u01(&r) < 0.7 ? 2 : 3, &r);
-            }
-            continue;
-        }
-        /* everyone else: a few older messages and a steady 2-4 in the last 90 days */
-        int n = rng_int(&r, 2, 5);
-        for (int k = 0; k < n; k++)
-            add_msg(w, i, rng_int(&r, lo, w->d90 - 1), rng_weighted(&r, tone_w, 4), &r);
-        n = rng_int(&r, 2, 4);
-        for (int k = 0; k < n; k++)
-            add_msg(w, i, rng_int(&r, w->d90, w->as_of - 1), rng_weighted(&r, tone_w, 4), &r);
     }
 }
 
@@ -1548,6 +1474,227 @@ static void check_a3(const world_t *w)
             die("%s: internal error: A3 self-check failed for account %s", g_out, a->id);
     }
     free(ups);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* A4 customer health: the rule of docs/analyses/A4.md with its default options, applied to     */
+/* the generator's own model (monthly sums, opportunities, calls, messages), not to the database */
+
+#define A4_W_USAGE 0.40
+#define A4_W_SENTIMENT 0.25
+#define A4_W_ENGAGEMENT 0.20
+#define A4_W_PIPELINE 0.15
+#define A4_SLACK_TARGET 6
+#define A4_SILENT_DAYS 60
+#define A4_STALL_DAYS 60
+#define A4_HEALTHY 60.0
+#define A4_WATCH 35.0
+#define A4_PLANTED_MARGIN 4.0 /* a planted example lies this far inside its band */
+#define A4_MARGIN 0.5         /* every account lies this far from a band threshold */
+
+enum { B_HEALTHY, B_WATCH, B_ATRISK };
+static const char *const A4_BANDS[] = {"healthy", "watch", "at_risk"};
+
+/* one account's inputs to the rule and its components */
+typedef struct {
+    double last3, prev3;  /* engine hours of M0..M-2 and of M-3..M-5 */
+    int ncall;            /* calls in [as_of - 90, as_of) */
+    double ssum;          /* their summed sentiment */
+    int nmsg, last_msg;   /* messages in [as_of - 90, as_of), the latest day (-1: none) */
+    int n_open, n_active; /* open opportunities; those neither stalled nor past close_date */
+    double U, S, E, P, score;
+    int band;
+} health_t;
+
+static void a4_usage(const account_t *a, health_t *h)
+{
+    h->last3 = a->u[0] + a->u[1] + a->u[2];
+    h->prev3 = a->u[3] + a->u[4] + a->u[5];
+}
+
+static void a4_add_call(const world_t *w, health_t *h, const call_t *c)
+{
+    if (c->day >= w->d90 && c->day < w->as_of) {
+        h->ncall++;
+        h->ssum += c->sentiment;
+    }
+}
+
+static void a4_add_msg(const world_t *w, health_t *h, const msg_t *m)
+{
+    if (m->day >= w->d90 && m->day < w->as_of) {
+        h->nmsg++;
+        h->last_msg = imax(h->last_msg, m->day);
+    }
+}
+
+static void a4_add_opp(const world_t *w, health_t *h, const opp_t *o)
+{
+    if (!open_stage(o->stage))
+        return;
+    h->n_open++;
+    h->n_active += !(w->as_of - o->lscd > A4_STALL_DAYS) && !(o->close_day < w->as_of);
+}
+
+static void a4_score(const world_t *w, health_t *h)
+{
+    h->U = h->prev3 > 0 ? fmax(0.0, fmin(100.0, 50.0 + 250.0 * (h->last3 / h->prev3 - 1.0))) : 50.0;
+    h->S = h->ncall ? 50.0 + 50.0 * h->ssum / h->ncall : 50.0;
+    h->E = h->nmsg == 0 || w->as_of - h->last_msg > A4_SILENT_DAYS ? 0.0 : fmin(100.0, 100.0 * h->nmsg / A4_SLACK_TARGET);
+    h->P = h->n_open == 0 ? 50.0 : h->n_active ? 100.0 : 0.0;
+    h->score = A4_W_USAGE * h->U + A4_W_SENTIMENT * h->S + A4_W_ENGAGEMENT * h->E + A4_W_PIPELINE * h->P;
+    h->band = h->score >= A4_HEALTHY ? B_HEALTHY : h->score >= A4_WATCH ? B_WATCH : B_ATRISK;
+}
+
+static double a4_margin(double score) { return fmin(fabs(score - A4_HEALTHY), fabs(score - A4_WATCH)); }
+
+static int a4_planted_band(const account_t *a)
+{
+    return (a->roles & R_HEALTHY) ? B_HEALTHY : (a->roles & R_WATCH) ? B_WATCH : (a->roles & R_ATRISK) ? B_ATRISK : -1;
+}
+
+/* every account's health from the final model (calls and messages in any order) */
+static health_t *a4_all(const world_t *w)
+{
+    health_t *h = xcalloc((size_t)w->n_accounts, sizeof *h);
+    for (int i = 0; i < w->n_accounts; i++) {
+        h[i].last_msg = -1;
+        a4_usage(&w->acc[i], &h[i]);
+    }
+    for (int i = 0; i < w->n_opp; i++)
+        a4_add_opp(w, &h[w->opp[i].acct], &w->opp[i]);
+    for (int i = 0; i < w->n_call; i++)
+        a4_add_call(w, &h[w->call[i].acct], &w->call[i]);
+    for (int i = 0; i < w->n_msg; i++)
+        a4_add_msg(w, &h[w->msg[i].acct], &w->msg[i]);
+    for (int i = 0; i < w->n_accounts; i++)
+        a4_score(w, &h[i]);
+    return h;
+}
+
+/* One account's Gong calls: a few older ones, then the last 90 days by story: planted healthy
+ * positive, watch neutral, at-risk negative; A1 decliners mixed; everyone else mildly positive. */
+static void gen_calls(world_t *w, int i, rng_t *r)
+{
+    const account_t *a = &w->acc[i];
+    if (a->roles & R_NEW) {
+        add_call(w, i, rng_int(r, a->created_day, w->as_of - 1), rng_uniform(r, 0.3, 0.7), r, "Discovery call");
+        return;
+    }
+    int lo = (a->roles & R_ONBOARD) ? a->usage_start - 30 : w->win_start;
+    int n = rng_int(r, 2, 5);
+    for (int k = 0; k < n; k++)
+        add_call(w, i, rng_int(r, lo, w->d90 - 1), rng_uniform(r, -0.2, 0.7), r, NULL);
+    double s_lo = 0.15, s_hi = 0.7;
+    int k_lo = 1, k_hi = 3;
+    if (a->roles & R_HEALTHY)
+        s_lo = 0.5, s_hi = 0.9, k_lo = 2;
+    else if (a->roles & R_WATCH)
+        s_lo = -0.15, s_hi = 0.15, k_lo = 2;
+    else if (a->roles & R_ATRISK)
+        s_lo = -0.8, s_hi = -0.35, k_lo = 2;
+    else if (a->roles & R_DECL)
+        s_lo = -0.2, s_hi = 0.3;
+    n = rng_int(r, k_lo, k_hi);
+    for (int k = 0; k < n; k++)
+        add_call(w, i, rng_int(r, w->d90 + 2, w->as_of - 2), rng_uniform(r, s_lo, s_hi), r, NULL);
+    if (a->roles & R_RENEW)
+        add_call(w, i, a->renew_days > 20 ? w->as_of - rng_int(r, 3, 20) : w->as_of - 2, rng_uniform(r, -0.5, 0.1), r,
+                 "Renewal planning");
+}
+
+/* One account's Slack messages: a few older ones, then the last 90 days: planted healthy very
+ * active, watch one or two, at-risk one complaint and silent for the last 60 days; new prospects
+ * an onboarding thread; everyone else steady (5-10, the latest within 30 days). */
+static void gen_msgs(world_t *w, int i, rng_t *r)
+{
+    static const double tone_w[] = {0.35, 0.45, 0.12, 0.08};
+    const account_t *a = &w->acc[i];
+    if (a->roles & R_NEW) {
+        int n = rng_int(r, 4, 8);
+        for (int k = 0; k < n; k++)
+            add_msg(w, i, rng_int(r, a->created_day, w->as_of - 1), rng_u01(r) < 0.4 ? 0 : 1, r);
+        return;
+    }
+    int lo = (a->roles & R_ONBOARD) ? a->usage_start : w->win_start;
+    int n = rng_int(r, 2, 5);
+    for (int k = 0; k < n; k++)
+        add_msg(w, i, rng_int(r, lo, w->d90 - 1), rng_weighted(r, tone_w, 4), r);
+    if (a->roles & R_HEALTHY) {
+        n = rng_int(r, 6, 10);
+        for (int k = 0; k < n; k++)
+            add_msg(w, i, rng_int(r, w->d90, w->as_of - 1), rng_u01(r) < 0.6 ? 0 : 1, r);
+    } else if (a->roles & R_WATCH) {
+        n = rng_int(r, 1, 2);
+        for (int k = 0; k < n; k++)
+            add_msg(w, i, rng_int(r, w->as_of - 50, w->as_of - 1), 1, r);
+    } else if (a->roles & R_ATRISK) {
+        add_msg(w, i, rng_int(r, w->d90, w->as_of - 61), rng_u01(r) < 0.7 ? 2 : 3, r);
+    } else {
+        n = rng_int(r, 5, 10);
+        add_msg(w, i, w->as_of - rng_int(r, 1, 30), rng_weighted(r, tone_w, 4), r);
+        for (int k = 1; k < n; k++)
+            add_msg(w, i, rng_int(r, w->d90, w->as_of - 1), rng_weighted(r, tone_w, 4), r);
+    }
+}
+
+/* Calls and messages per account, redrawn until the account's health score is clear of the band
+ * thresholds (planted examples: inside their planted band by A4_PLANTED_MARGIN).  Only the Gong
+ * and Slack streams depend on this; usage and opportunities are final before it runs. */
+static void make_engagement(world_t *w)
+{
+    health_t *base = xcalloc((size_t)w->n_accounts, sizeof *base);
+    for (int i = 0; i < w->n_opp; i++)
+        a4_add_opp(w, &base[w->opp[i].acct], &w->opp[i]);
+    for (int i = 0; i < w->n_accounts; i++) {
+        const account_t *a = &w->acc[i];
+        int want = a4_planted_band(a);
+        for (int attempt = 0;; attempt++) {
+            int c0 = w->n_call, m0 = w->n_msg;
+            rng_t r;
+            rng_init(&r, w->seed, S_GONG, (uint64_t)i * 4096u + (uint64_t)attempt);
+            gen_calls(w, i, &r);
+            rng_init(&r, w->seed, S_SLACK, (uint64_t)i * 4096u + (uint64_t)attempt);
+            gen_msgs(w, i, &r);
+            health_t h = base[i];
+            h.last_msg = -1;
+            a4_usage(a, &h);
+            for (int k = c0; k < w->n_call; k++)
+                a4_add_call(w, &h, &w->call[k]);
+            for (int k = m0; k < w->n_msg; k++)
+                a4_add_msg(w, &h, &w->msg[k]);
+            a4_score(w, &h);
+            double m = a4_margin(h.score);
+            if (want < 0 ? m >= A4_MARGIN : h.band == want && m >= A4_PLANTED_MARGIN)
+                break;
+            if (attempt >= 400)
+                die("%s: internal error: could not draw calls and messages that put account %s %s "
+                    "(health %.2f, band %s, usage %.1f, pipeline %.0f)",
+                    g_out, a->id, want < 0 ? "clear of the A4 band thresholds" : "inside its planted A4 band",
+                    h.score, A4_BANDS[h.band], h.U, h.P);
+            w->n_call = c0;
+            w->n_msg = m0;
+        }
+    }
+    free(base);
+}
+
+/* A4 self-check on the final rows: planted examples in their bands with a margin, and no account
+ * near a band threshold */
+static void check_a4(const world_t *w)
+{
+    health_t *h = a4_all(w);
+    for (int i = 0; i < w->n_accounts; i++) {
+        int want = a4_planted_band(&w->acc[i]);
+        double m = a4_margin(h[i].score);
+        if (want >= 0 && (h[i].band != want || m < A4_PLANTED_MARGIN))
+            die("%s: internal error: A4 self-check failed: planted %s account %s has health %.2f (%s)", g_out,
+                A4_BANDS[want], w->acc[i].id, h[i].score, A4_BANDS[h[i].band]);
+        if (m < A4_MARGIN)
+            die("%s: internal error: A4 self-check failed: account %s has health %.2f, within %.1f of a band threshold",
+                g_out, w->acc[i].id, h[i].score, A4_MARGIN);
+    }
+    free(h);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -2030,7 +2177,38 @@ static void truth_a3(FILE *f, const world_t *w)
 
 static void truth_a4(FILE *f, const world_t *w)
 {
-    fputs("  \"A4\": {\n    \"note\": \"planted examples, not an exhaustive classification; usage_trend_pct compares the last 3 complete months with the 3 before; sentiment, calls and slack over the last 90 days\",\n", f);
+    health_t *h = a4_all(w);
+    int count[3] = {0, 0, 0}, bg[3] = {0, 0, 0};
+    for (int i = 0; i < w->n_accounts; i++) {
+        count[h[i].band]++;
+        bg[h[i].band] += a4_planted_band(&w->acc[i]) < 0;
+    }
+    fputs("  \"A4\": {\n", f);
+    fprintf(f, "    \"rule\": \"docs/analyses/A4.md with the default options: health = %.2f U + %.2f S + %.2f E + %.2f P; "
+               "U = clamp(50 + 250 (last3 / prev3 - 1), 0, 100) over engine_hours of the last 3 complete months vs the 3 before (50 without prior usage); "
+               "S = 50 + 50 mean(sentiment) of calls in the last 90 days (50 without calls); "
+               "E = min(100, 100 n / %d) for n Slack messages in the last 90 days, 0 when the last is more than %d days before as_of; "
+               "P = 100 with an open opportunity neither stalled (no stage change for more than %d days) nor past its close_date, 0 when all open ones are, 50 with none open; "
+               "healthy >= %g, watch >= %g, else at_risk\",\n",
+            A4_W_USAGE, A4_W_SENTIMENT, A4_W_ENGAGEMENT, A4_W_PIPELINE, A4_SLACK_TARGET, A4_SILENT_DAYS, A4_STALL_DAYS,
+            A4_HEALTHY, A4_WATCH);
+    fprintf(f, "    \"thresholds\": {\"healthy\": %g, \"watch\": %g},\n", A4_HEALTHY, A4_WATCH);
+    fprintf(f, "    \"note\": \"bands and scores classify every account (each at least %.1f points from a band threshold); "
+               "healthy / watch / at_risk list the planted examples (each at least %.0f points inside its band) with their drivers\",\n",
+            A4_MARGIN, A4_PLANTED_MARGIN);
+    fprintf(f, "    \"band_counts\": {\"healthy\": %d, \"watch\": %d, \"at_risk\": %d},\n", count[0], count[1], count[2]);
+    fprintf(f, "    \"background_band_counts\": {\"healthy\": %d, \"watch\": %d, \"at_risk\": %d},\n", bg[0], bg[1], bg[2]);
+    fputs("    \"bands\": {", f);
+    for (int i = 0; i < w->n_accounts; i++)
+        fprintf(f, "%s\n      \"%s\": \"%s\"", i ? "," : "", w->acc[i].id, A4_BANDS[h[i].band]);
+    fputs("\n    },\n    \"scores\": {", f);
+    for (int i = 0; i < w->n_accounts; i++)
+        fprintf(f, "%s\n      \"%s\": %.4f", i ? "," : "", w->acc[i].id, h[i].score);
+    fputs("\n    },\n    \"components\": {", f);
+    for (int i = 0; i < w->n_accounts; i++)
+        fprintf(f, "%s\n      \"%s\": {\"U\": %.4f, \"S\": %.4f, \"E\": %.4f, \"P\": %.0f}", i ? "," : "", w->acc[i].id,
+                h[i].U, h[i].S, h[i].E, h[i].P);
+    fputs("\n    },\n", f);
     const char *keys[] = {"healthy", "watch", "at_risk"};
     const unsigned bits[] = {R_HEALTHY, R_WATCH, R_ATRISK};
     for (int k = 0; k < 3; k++) {
@@ -2038,27 +2216,16 @@ static void truth_a4(FILE *f, const world_t *w)
         const char *sep = "\n";
         for (int i = 0; i < w->n_accounts; i++) {
             const account_t *a = &w->acc[i];
+            const health_t *x = &h[i];
             if (!(a->roles & bits[k]))
                 continue;
-            double last3 = a->u[0] + a->u[1] + a->u[2], prev3 = a->u[3] + a->u[4] + a->u[5];
-            double trend = prev3 > 0 ? 100.0 * (last3 / prev3 - 1.0) : 0;
-            double ssum = 0;
-            int ncall = 0, nmsg = 0, last_msg = -1;
-            for (int c = 0; c < w->n_call; c++)
-                if (w->call[c].acct == i && w->call[c].day >= w->d90) {
-                    ssum += w->call[c].sentiment;
-                    ncall++;
-                }
-            for (int m = 0; m < w->n_msg; m++)
-                if (w->msg[m].acct == i) {
-                    nmsg += w->msg[m].day >= w->d90;
-                    last_msg = imax(last_msg, w->msg[m].day);
-                }
+            double trend = x->prev3 > 0 ? 100.0 * (x->last3 / x->prev3 - 1.0) : 0;
             fprintf(f, "%s      {", sep);
             json_account(f, a);
-            fprintf(f, ", \"usage_trend_pct\": %.2f, \"avg_sentiment_90d\": %.4f, \"calls_90d\": %d, \"slack_messages_90d\": %d, "
-                       "\"last_slack_message_date\": \"%s\", \"drivers\": [",
-                    trend, ncall ? ssum / ncall : 0.0, ncall, nmsg, last_msg >= 0 ? ds(last_msg) : "");
+            fprintf(f, ", \"health\": %.4f, \"usage_trend_pct\": %.2f, \"avg_sentiment_90d\": %.4f, \"calls_90d\": %d, \"slack_messages_90d\": %d, "
+                       "\"last_slack_message_date\": \"%s\", \"open_opportunities\": %d, \"active_opportunities\": %d, \"drivers\": [",
+                    x->score, trend, x->ncall ? x->ssum / x->ncall : 0.0, x->ncall, x->nmsg, x->last_msg >= 0 ? ds(x->last_msg) : "",
+                    x->n_open, x->n_active);
             if (k == 0)
                 fputs("\"usage growing\", \"positive call sentiment\", \"active slack channel\"", f);
             else if (k == 1)
@@ -2072,6 +2239,7 @@ static void truth_a4(FILE *f, const world_t *w)
         fprintf(f, "\n    ]%s\n", k < 2 ? "," : "");
     }
     fputs("  },\n", f);
+    free(h);
 }
 
 static void truth_a5(FILE *f, const world_t *w)
@@ -2318,7 +2486,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: warning: too few closed-lost opportunities for a clear A2/A6 pattern; truth records the actual counts\n", PROG);
     }
 
-    make_calls(w);
+    make_engagement(w); /* Gong calls and Slack messages */
     qsort(w->call, (size_t)w->n_call, sizeof *w->call, call_cmp);
     {
         rng_t r;
@@ -2327,11 +2495,11 @@ int main(int argc, char **argv)
             snprintf(w->call[i].id, sizeof w->call[i].id, "%" PRIu64,
                      (uint64_t)3000000000000000000ULL + (uint64_t)i * 1000000u + rng_bounded(&r, 1000000));
     }
-    make_messages(w);
     qsort(w->msg, (size_t)w->n_msg, sizeof *w->msg, msg_cmp);
 
     check_a1(w);
     check_a3(w);
+    check_a4(w);
 
     write_db(w);
     write_truth(w);
