@@ -197,7 +197,7 @@ static void load_dir(plugin_set *ps, const char *dir)
     }
     closedir(dh);
     /* Sorted, so "already taken by" is the same on every machine. */
-    qsort(names, n, sizeof *names, cmp_str);
+    if (n) qsort(names, n, sizeof *names, cmp_str);
     for (size_t i = 0; i < n; i++) {
         load_file(ps, names[i]);
         free(names[i]);

@@ -243,7 +243,7 @@ static int analyse(run_ctx *rc, int64_t cap)
         free(em.v);
         return -1;
     }
-    qsort(em.v, em.n, sizeof *em.v, finding_cmp);
+    if (em.n) qsort(em.v, em.n, sizeof *em.v, finding_cmp);  /* em.v is NULL when there is none */
     r->findings_total = em.n;
     size_t keep = cap > 0 && (size_t)cap < em.n ? (size_t)cap : em.n;
     for (size_t i = keep; i < em.n; i++) finding_free(em.v[i]);

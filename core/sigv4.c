@@ -133,7 +133,7 @@ static char *canonical_query(const char *q)
         p += len;
         if (*p == '&') p++;
     }
-    qsort(v, n, sizeof *v, kv_cmp);
+    if (n) qsort(v, n, sizeof *v, kv_cmp);
     strbuf sb = { 0 };
     for (size_t i = 0; i < n; i++) {
         sb_printf(&sb, "%s%s=%s", i ? "&" : "", v[i].k, v[i].v);

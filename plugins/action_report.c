@@ -596,7 +596,7 @@ static void digest_write_json(report_ctx *c, const size_t *counts, FILE *out)
 static void digest_flush(report_ctx *c)
 {
     if (!c->nruns) return;   /* nothing was delivered: no report */
-    qsort(c->items, c->nitems, sizeof *c->items, item_cmp);
+    if (c->nitems) qsort(c->items, c->nitems, sizeof *c->items, item_cmp);
     size_t counts[4] = { 0 };
     for (size_t i = 0; i < c->nitems; i++) counts[c->items[i].priority]++;
     clearerr(c->out);
