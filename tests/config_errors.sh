@@ -190,7 +190,7 @@ like "$TMP/err" "$TMP/nope.conf: cannot read the configuration: No such file or 
 # The shipped demo configuration is valid.
 "$REVOPS" check-config -c "$top_srcdir/config/demo.conf" > "$TMP/out" 2> "$TMP/err"
 is "$?" 0 "config/demo.conf is valid"
-like "$TMP/out" "ok: 1 source, 2 actions, 5 pipelines" "check-config summarises a valid file"
+like "$TMP/out" "ok: 1 source, 2 actions, 6 pipelines" "check-config summarises a valid file"
 
 # The production example names all five sources (when all were built).
 if [ -f "$PLUGINS/postgres.so" ] && [ -f "$PLUGINS/firebolt.so" ] && [ -f "$PLUGINS/salesforce.so" ]; then

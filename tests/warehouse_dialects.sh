@@ -307,6 +307,17 @@ dialect_run a4 '
     actions = ( { action = "findings"; min_priority = "low"; } );
   };'
 
+dialect_run a5 '
+  anomalies = {
+    analysis = "A5";
+    options = { as_of = "'"$AS_OF"'"; };
+    inputs = {
+      accounts = { source = "warehouse"; named_query = "a5_accounts"; };
+      usage = { source = "warehouse"; named_query = "a5_usage"; };
+    };
+    actions = ( { action = "findings"; min_priority = "low"; } );
+  };'
+
 # --------------------------------------------------------- no secret anywhere --
 leaks=$(grep -rlF -e "$PW" -e "$FB_TEST_SECRET" "$TMP/out" 2>/dev/null)
 is "$leaks" "" "neither the PostgreSQL password nor the Firebolt client secret appears in any output"
