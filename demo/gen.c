@@ -11,7 +11,8 @@
  *       checked against the rule here and regenerated if it matches by accident; the whole A1 set
  *       is recomputed from the generated rows with the rule before anything is written.
  *   A2  closed-lost reason mix per account type (top reason of the last 12 months).
- *   A3  upsell candidates (usage > 85% of commitment, no open Upsell/Expansion).
+ *   A3  upsell candidates (usage > 85% of commitment, no open Upsell/Expansion), and the accounts
+ *       growing steadily (4 rising months, >= 10%; computed by the rule from the model, with margin).
  *   A4  customer health: EXACT - every account's score and band by the rule (docs/analyses/A4.md),
  *       computed from the model; planted healthy / watch / at_risk examples well inside their bands,
  *       Gong/Slack engagement redrawn per account until no score is near a band threshold.
