@@ -17,6 +17,18 @@ for a in A1 A2 A3 A4 A5 A6; do
     c=$(grep -c "\"analysis\":\"$a\"" "$TMP/findings.jsonl")
     ok "$([ "$c" -gt 0 ]; echo $?)" "$a has findings in the demo ($c)"
 done
+# Every finding explains itself: a description, signals each with evidence, and what to do;
+# and the report shows each finding's title.
+"$PYTHON" - "$TMP/findings.jsonl" "$TMP/out" > "$TMP/explained" <<'PY'
+import json, sys
+fs = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+report = open(sys.argv[2], encoding="utf-8").read()
+bad = [f["title"] for f in fs
+       if not f.get("description") or not f["signals"] or not f.get("recommended_actions")
+       or any(not s.get("evidence") for s in f["signals"]) or f["title"] not in report]
+print("unexplained: %d of %d %r" % (len(bad), len(fs), bad[:3]))
+PY
+like "$TMP/explained" "unexplained: 0 of " "every finding has a description, evidenced signals and actions, and is in the report"
 # The digest's overview: one line per pipeline, whose counts are what the file got.
 "$PYTHON" - "$TMP/findings.jsonl" "$TMP/out" > "$TMP/overview" <<'PY'
 import json, re, sys
