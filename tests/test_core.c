@@ -272,6 +272,62 @@ static void test_query_render(void)
     config_destroy(&cfg);
 }
 
+/* The header-only analysis helpers of the contract. */
+static void test_analysis_helpers(void)
+{
+    revops_map m = { 0 };
+    char key[32];
+    int ok_all = 1;
+    for (int i = 0; i < 1000; i++) {
+        snprintf(key, sizeof key, "acct-%d", i);
+        void **slot = revops_map_slot(&m, key);
+        if (!slot || *slot) ok_all = 0;
+        else *slot = (void *)(intptr_t)(i + 1);
+    }
+    ok(ok_all && m.count == 1000, "revops_map: 1000 keys created, each slot new (count %zu)", m.count);
+    void **again = revops_map_slot(&m, "acct-417");
+    ok(again && (intptr_t)*again == 418 && m.count == 1000, "revops_map_slot finds an existing key");
+    ok((intptr_t)revops_map_get(&m, "acct-999") == 1000 && revops_map_get(&m, "acct-1000") == NULL,
+       "revops_map_get: present and absent keys");
+    size_t seen = 0;
+    for (size_t i = 0; i < m.cap; i++) if (m.keys[i]) seen++;
+    ok(seen == 1000, "iterating the slots visits every key once (%zu)", seen);
+    revops_map_free(&m, NULL);
+    ok(m.cap == 0 && m.keys == NULL, "revops_map_free resets the map");
+
+    revops_value v;
+    double d = 0;
+    int64_t days = 0;
+    char buf[32], desc[64], num[48];
+    v.type = REVOPS_TYPE_TEXT; v.v.text.s = "12.5"; v.v.text.len = 4;
+    ok(revops_cell_number(&v, &d) == REVOPS_CELL_OK && d == 12.5, "revops_cell_number reads numeric text");
+    v.v.text.s = "12x"; v.v.text.len = 3;
+    ok(revops_cell_number(&v, &d) == REVOPS_CELL_BAD, "revops_cell_number refuses '12x'");
+    v.type = REVOPS_TYPE_NULL;
+    ok(revops_cell_number(&v, &d) == REVOPS_CELL_NULL && revops_cell_date(&host_services, &v, &days) == REVOPS_CELL_NULL,
+       "NULL cells are NULL, not bad");
+    v.type = REVOPS_TYPE_DATE; v.v.text.s = "2026-11-01"; v.v.text.len = 10;
+    ok(revops_cell_date(&host_services, &v, &days) == REVOPS_CELL_OK && days == date_days("2026-11-01"), "revops_cell_date");
+    v.type = REVOPS_TYPE_INT; v.v.i = 42;
+    ok(!strcmp(revops_cell_text(&v, buf, sizeof buf), "42"), "revops_cell_text prints an integer id");
+    v.type = REVOPS_TYPE_TEXT; v.v.text.s = ""; v.v.text.len = 0;
+    ok(revops_cell_text(&v, buf, sizeof buf) == NULL, "empty text is absent");
+    v.v.text.s = "Zürich Datenwerk AG, a name longer than forty bytes in all"; v.v.text.len = strlen(v.v.text.s);
+    revops_cell_describe(&v, desc);
+    ok(strstr(desc, "...'") != NULL && desc[0] == '\'', "revops_cell_describe quotes and cuts: %s", desc);
+    revops_fmt_num(1234.50, num);
+    ok(!strcmp(num, "1234.5"), "revops_fmt_num drops trailing zeros: %s", num);
+    revops_fmt_num(70.0, num);
+    ok(!strcmp(num, "70"), "revops_fmt_num: 70");
+
+    revops_bad_rows b = { 0 };
+    b.rows = 3;
+    revops_bad_rows_note(&b, "row %d: %s", 3, "bad date");
+    b.rows = 9;
+    revops_bad_rows_note(&b, "row %d: %s", 9, "ignored");
+    ok(b.bad == 2 && b.first_row == 3 && !strcmp(b.first, "row 3: bad date"), "revops_bad_rows keeps the first problem");
+}
+
 typedef struct collect {
     size_t chunks, rows, last_flags;
     size_t sizes[8];
@@ -623,6 +679,7 @@ int main(void)
     test_secrets();
     test_options();
     test_query_render();
+    test_analysis_helpers();
     test_stream();
     test_json_scan();
     test_http();

@@ -643,6 +643,190 @@ typedef struct revops_action_vtable {
     void (*close)(void *ctx);
 } revops_action_vtable;
 
+/* -------------------------------------------------- analysis helpers -- */
+/* Header-only conveniences every analysis needs, so plugins share one copy
+ * (not part of the ABI: they compile into the plugin). */
+
+typedef enum { REVOPS_CELL_OK, REVOPS_CELL_NULL, REVOPS_CELL_BAD } revops_cell_status;
+
+/* An id or name: text as is, an integer printed into buf; NULL or empty
+ * text is absent (NULL). */
+static inline const char *revops_cell_text(const revops_value *v, char *buf, size_t n)
+{
+    switch (v->type) {
+    case REVOPS_TYPE_TEXT:
+    case REVOPS_TYPE_DATE:
+    case REVOPS_TYPE_TIMESTAMP:
+        return v->v.text.s && v->v.text.len ? v->v.text.s : NULL;
+    case REVOPS_TYPE_INT:
+        snprintf(buf, n, "%lld", (long long)v->v.i);
+        return buf;
+    default:
+        return NULL;
+    }
+}
+
+/* A number: sources may hand a numeric column as INT, REAL or numeric text. */
+static inline revops_cell_status revops_cell_number(const revops_value *v, double *out)
+{
+    switch (v->type) {
+    case REVOPS_TYPE_NULL: return REVOPS_CELL_NULL;
+    case REVOPS_TYPE_INT: *out = (double)v->v.i; return REVOPS_CELL_OK;
+    case REVOPS_TYPE_REAL: *out = v->v.r; return REVOPS_CELL_OK;
+    case REVOPS_TYPE_TEXT: {
+        char *end;
+        if (!v->v.text.len) return REVOPS_CELL_BAD;
+        *out = strtod(v->v.text.s, &end);
+        return *end == '\0' ? REVOPS_CELL_OK : REVOPS_CELL_BAD;
+    }
+    default: return REVOPS_CELL_BAD;
+    }
+}
+
+/* A date (YYYY-MM-DD, or a timestamp's day) as days since 1970-01-01. */
+static inline revops_cell_status revops_cell_date(const revops_host *host, const revops_value *v, int64_t *days)
+{
+    if (v->type == REVOPS_TYPE_NULL) return REVOPS_CELL_NULL;
+    if (v->type != REVOPS_TYPE_TEXT && v->type != REVOPS_TYPE_DATE && v->type != REVOPS_TYPE_TIMESTAMP)
+        return REVOPS_CELL_BAD;
+    *days = host->date_days(v->v.text.s);
+    return *days == INT64_MIN ? REVOPS_CELL_BAD : REVOPS_CELL_OK;
+}
+
+/* A cell as a warning shows it: quoted and cut short, or NULL. */
+static inline void revops_cell_describe(const revops_value *v, char out[64])
+{
+    switch (v->type) {
+    case REVOPS_TYPE_NULL: snprintf(out, 64, "NULL"); break;
+    case REVOPS_TYPE_INT: snprintf(out, 64, "%lld", (long long)v->v.i); break;
+    case REVOPS_TYPE_REAL: snprintf(out, 64, "%g", v->v.r); break;
+    case REVOPS_TYPE_BOOL: snprintf(out, 64, "%s", v->v.b ? "true" : "false"); break;
+    default: snprintf(out, 64, "'%.40s%s'", v->v.text.s, v->v.text.len > 40 ? "..." : ""); break;
+    }
+}
+
+/* 1234.5 / 70 / 0.25: at most two decimals, without trailing zeros. */
+static inline void revops_fmt_num(double x, char out[48])
+{
+    snprintf(out, 48, "%.2f", x);
+    char *dot = strchr(out, '.');
+    if (!dot) return;
+    char *end = out + strlen(out) - 1;
+    while (end > dot && *end == '0') *end-- = '\0';
+    if (end == dot) *end = '\0';
+}
+
+/* A map from string keys (copied) to the plugin's pointers: open
+ * addressing, FNV-1a.  Zero-initialise it; iterate with
+ *   for (size_t i = 0; i < m.cap; i++) if (m.keys[i]) use(m.keys[i], m.vals[i]);
+ * (slot order, not insertion order: sort before emitting). */
+typedef struct revops_map {
+    char **keys;
+    void **vals;
+    size_t cap, count;
+} revops_map;
+
+static inline uint64_t revops_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static inline int revops_map_grow_(revops_map *m)
+{
+    size_t cap = m->cap ? m->cap * 2 : 256;
+    char **keys = (char **)calloc(cap, sizeof *keys);
+    void **vals = (void **)calloc(cap, sizeof *vals);
+    if (!keys || !vals) { free(keys); free(vals); return -1; }
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->keys[i]) continue;
+        size_t j = revops_hash(m->keys[i]) & (cap - 1);
+        while (keys[j]) j = (j + 1) & (cap - 1);
+        keys[j] = m->keys[i];
+        vals[j] = m->vals[i];
+    }
+    free(m->keys);
+    free(m->vals);
+    m->keys = keys;
+    m->vals = vals;
+    m->cap = cap;
+    return 0;
+}
+
+/* The value slot of `key`, created (holding NULL) on first sight; NULL only
+ * when out of memory. */
+static inline void **revops_map_slot(revops_map *m, const char *key)
+{
+    if ((m->count + 1) * 10 > m->cap * 7 && revops_map_grow_(m) < 0) return NULL;
+    size_t j = revops_hash(key) & (m->cap - 1);
+    for (; m->keys[j]; j = (j + 1) & (m->cap - 1))
+        if (strcmp(m->keys[j], key) == 0) return &m->vals[j];
+    size_t n = strlen(key);
+    char *k = (char *)malloc(n + 1);
+    if (!k) return NULL;
+    memcpy(k, key, n + 1);
+    m->keys[j] = k;
+    m->vals[j] = NULL;
+    m->count++;
+    return &m->vals[j];
+}
+
+/* The value of `key`, or NULL when absent. */
+static inline void *revops_map_get(const revops_map *m, const char *key)
+{
+    if (!m->cap) return NULL;
+    for (size_t j = revops_hash(key) & (m->cap - 1); m->keys[j]; j = (j + 1) & (m->cap - 1))
+        if (strcmp(m->keys[j], key) == 0) return m->vals[j];
+    return NULL;
+}
+
+/* Free the keys, each value with free_value (may be NULL), and the table. */
+static inline void revops_map_free(revops_map *m, void (*free_value)(void *))
+{
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->keys[i]) continue;
+        free(m->keys[i]);
+        if (free_value) free_value(m->vals[i]);
+    }
+    free(m->keys);
+    free(m->vals);
+    memset(m, 0, sizeof *m);
+}
+
+/* Rows of one dataset an analysis could not (fully) use: counted, the first
+ * described, reported once as a warning - never silently dropped. */
+typedef struct revops_bad_rows {
+    uint64_t rows;        /* rows seen so far: the caller counts them */
+    uint64_t bad;
+    uint64_t first_row;   /* 1-based */
+    char first[200];
+    int reported;
+} revops_bad_rows;
+
+REVOPS_PRINTF(2, 3)
+static inline void revops_bad_rows_note(revops_bad_rows *b, const char *fmt, ...)
+{
+    if (b->bad++ == 0) {
+        b->first_row = b->rows;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(b->first, sizeof b->first, fmt, ap);
+        va_end(ap);
+    }
+}
+
+/* Once: "dataset 'NAME': B of N rows not fully used (WHAT); first at row R: ..." */
+static inline void revops_bad_rows_report(revops_bad_rows *b, const revops_host *host, revops_instance *self,
+                                          const char *dataset, const char *what)
+{
+    if (!b->bad || b->reported) return;
+    b->reported = 1;
+    host->log(self, REVOPS_LOG_WARN, "dataset '%s': %llu of %llu rows not fully used (%s); first at row %llu: %s",
+              dataset, (unsigned long long)b->bad, (unsigned long long)b->rows, what,
+              (unsigned long long)b->first_row, b->first);
+}
+
 /* ------------------------------------------------------------- descriptor -- */
 
 typedef struct revops_plugin {
