@@ -319,6 +319,8 @@ static void test_analysis_helpers(void)
     ok(!strcmp(num, "1234.5"), "revops_fmt_num drops trailing zeros: %s", num);
     revops_fmt_num(70.0, num);
     ok(!strcmp(num, "70"), "revops_fmt_num: 70");
+    revops_fmt_num(-0.001, num);
+    ok(!strcmp(num, "0"), "revops_fmt_num: -0.001 is 0, not -0: %s", num);
 
     revops_bad_rows b = { 0 };
     b.rows = 3;

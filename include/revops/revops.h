@@ -714,6 +714,7 @@ static inline void revops_fmt_num(double x, char out[48])
     char *end = out + strlen(out) - 1;
     while (end > dot && *end == '0') *end-- = '\0';
     if (end == dot) *end = '\0';
+    if (strcmp(out, "-0") == 0) strcpy(out, "0");   /* -0.001 rounds to "-0" */
 }
 
 /* A map from string keys (copied) to the plugin's pointers: open
