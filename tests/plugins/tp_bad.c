@@ -19,9 +19,9 @@ static void cl(void *c)
     (void)c;
 }
 #ifdef NO_FETCH
-static const revops_source_vtable vt = { o, NULL, cl, NULL, NULL };
+static const revops_source_vtable vt = { o, NULL, cl, NULL, NULL, NULL };
 #else
-static const revops_source_vtable vt = { o, f, cl, NULL, NULL };
+static const revops_source_vtable vt = { o, f, cl, NULL, NULL, NULL };
 #endif
 
 #ifndef TP_NAME

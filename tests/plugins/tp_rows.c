@@ -82,6 +82,6 @@ static const revops_option_def options[] = {
     { NULL, 0, 0, NULL, 0, 0, NULL, 0, NULL },
 };
 
-static const revops_source_vtable vt = { tp_open, tp_fetch, tp_close, NULL, NULL };
+static const revops_source_vtable vt = { tp_open, tp_fetch, tp_close, NULL, NULL, NULL };  /* no tools, no dialect */
 
 REVOPS_PLUGIN = { REVOPS_PLUGIN_HEADER, REVOPS_KIND_SOURCE, "tp_rows", "1.0.0", "test rows", options, { .source = &vt } };
