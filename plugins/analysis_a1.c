@@ -15,7 +15,6 @@
 #include <revops/revops.h>
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,20 +47,12 @@ typedef struct opp_signal {
 } opp_signal;
 
 typedef struct account {
-    char *id;
+    const char *id;                /* the key in a1_state.accounts */
     char *name;
     double usage[A1_MAX_WINDOW];   /* [0] = M-k ... [k] = M0 */
     uint32_t months_seen;          /* bit per window month that had a usage row */
     opp_signal renewal, stalled;
 } account;
-
-/* Rows we could not use, reported once per dataset with the first example. */
-typedef struct dataset_stats {
-    uint64_t rows, bad;
-    uint64_t first_row;
-    char first_problem[200];
-    int reported;
-} dataset_stats;
 
 typedef struct a1_state {
     revops_instance *self;
@@ -80,79 +71,11 @@ typedef struct a1_state {
     double critical, high, medium;
     char *metric;
 
-    account **slots;             /* open addressing, power-of-two capacity */
-    size_t cap, count;
-    dataset_stats ds[IN_COUNT];
+    revops_map accounts;         /* account id -> account * */
+    revops_bad_rows bad[IN_COUNT];
 } a1_state;
 
-/* ------------------------------------------------------ small strings -- */
-
-/* A growable string; `failed` sticks after an allocation failure so callers
- * check once at the end instead of after every append. */
-typedef struct sbuf {
-    char *buf;
-    size_t len, cap;
-    int failed;
-} sbuf;
-
-static void sb_vprintf(sbuf *sb, const char *fmt, va_list ap)
-{
-    if (sb->failed) return;
-    va_list aq;
-    va_copy(aq, ap);
-    int n = vsnprintf(NULL, 0, fmt, aq);
-    va_end(aq);
-    if (n < 0) { sb->failed = 1; return; }
-    if (sb->len + (size_t)n + 1 > sb->cap) {
-        size_t cap = sb->cap ? sb->cap : 128;
-        while (cap < sb->len + (size_t)n + 1) cap *= 2;
-        char *p = realloc(sb->buf, cap);
-        if (!p) { sb->failed = 1; return; }
-        sb->buf = p;
-        sb->cap = cap;
-    }
-    vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);
-    sb->len += (size_t)n;
-}
-
-REVOPS_PRINTF(2, 3)
-static void sb_printf(sbuf *sb, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    sb_vprintf(sb, fmt, ap);
-    va_end(ap);
-}
-
-/* The finished string (never NULL unless allocation failed). */
-static char *sb_take(sbuf *sb)
-{
-    if (!sb->failed && !sb->buf) sb_printf(sb, "%s", "");
-    if (sb->failed) { free(sb->buf); sb->buf = NULL; }
-    char *s = sb->buf;
-    sb->buf = NULL;
-    sb->len = sb->cap = 0;
-    return s;
-}
-
-static char *dupstr(const char *s)
-{
-    size_t n = strlen(s);
-    char *p = malloc(n + 1);
-    if (p) memcpy(p, s, n + 1);
-    return p;
-}
-
-/* 1234.5 / 70 / 0.25: usage sums printed without noise digits. */
-static void fmt_num(double x, char out[48])
-{
-    snprintf(out, 48, "%.2f", x);
-    char *dot = strchr(out, '.');
-    if (!dot) return;
-    char *end = out + strlen(out) - 1;
-    while (end > dot && *end == '0') *end-- = '\0';
-    if (end == dot) *end = '\0';
-}
+/* ------------------------------------------------------------ small maths -- */
 
 static double min1(double x)
 {
@@ -189,143 +112,34 @@ static void day_label(const a1_state *st, int64_t days, char out[11])
     st->host->date_format(days, out);
 }
 
-/* -------------------------------------------------------------- cells -- */
-
-typedef enum { CELL_OK, CELL_NULL, CELL_BAD } cell_status;
-
-/* An id or name: text as is, an integer printed; NULL/empty is absent. */
-static const char *cell_str(const revops_value *v, char *buf, size_t n)
-{
-    switch (v->type) {
-    case REVOPS_TYPE_TEXT:
-    case REVOPS_TYPE_DATE:
-    case REVOPS_TYPE_TIMESTAMP:
-        return v->v.text.s && v->v.text.len ? v->v.text.s : NULL;
-    case REVOPS_TYPE_INT:
-        snprintf(buf, n, "%" PRId64, v->v.i);
-        return buf;
-    default:
-        return NULL;
-    }
-}
-
-static cell_status cell_date(const a1_state *st, const revops_value *v, int64_t *out)
-{
-    if (v->type == REVOPS_TYPE_NULL) return CELL_NULL;
-    if (v->type != REVOPS_TYPE_TEXT && v->type != REVOPS_TYPE_DATE &&
-        v->type != REVOPS_TYPE_TIMESTAMP)
-        return CELL_BAD;
-    *out = st->host->date_days(v->v.text.s);
-    return *out == INT64_MIN ? CELL_BAD : CELL_OK;
-}
-
-/* Sources may hand a numeric column as INT, REAL or numeric text. */
-static cell_status cell_number(const revops_value *v, double *out)
-{
-    switch (v->type) {
-    case REVOPS_TYPE_NULL: return CELL_NULL;
-    case REVOPS_TYPE_INT: *out = (double)v->v.i; return CELL_OK;
-    case REVOPS_TYPE_REAL: *out = v->v.r; return CELL_OK;
-    case REVOPS_TYPE_TEXT: {
-        char *end;
-        if (!v->v.text.len) return CELL_BAD;
-        *out = strtod(v->v.text.s, &end);
-        return *end == '\0' ? CELL_OK : CELL_BAD;
-    }
-    default: return CELL_BAD;
-    }
-}
-
-/* A cell as a warning shows it: quoted and cut short, or NULL. */
-static void cell_describe(const revops_value *v, char out[64])
-{
-    switch (v->type) {
-    case REVOPS_TYPE_NULL: snprintf(out, 64, "NULL"); break;
-    case REVOPS_TYPE_INT: snprintf(out, 64, "%" PRId64, v->v.i); break;
-    case REVOPS_TYPE_REAL: snprintf(out, 64, "%g", v->v.r); break;
-    case REVOPS_TYPE_BOOL: snprintf(out, 64, "%s", v->v.b ? "true" : "false"); break;
-    default: snprintf(out, 64, "'%.40s%s'", v->v.text.s, v->v.text.len > 40 ? "..." : ""); break;
-    }
-}
-
 /* ------------------------------------------------------- bad rows -- */
-
-REVOPS_PRINTF(3, 4)
-static void note_bad(a1_state *st, int input, const char *fmt, ...)
-{
-    dataset_stats *ds = &st->ds[input];
-    if (ds->bad++ == 0) {
-        ds->first_row = ds->rows;
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(ds->first_problem, sizeof ds->first_problem, fmt, ap);
-        va_end(ap);
-    }
-}
 
 /* Once per dataset, at its last chunk (or at finalize if that never came). */
 static void report_bad(a1_state *st, int input)
 {
-    dataset_stats *ds = &st->ds[input];
-    if (!ds->bad || ds->reported) return;
-    ds->reported = 1;
-    st->host->log(st->self, REVOPS_LOG_WARN,
-                  "dataset '%s': %" PRIu64 " of %" PRIu64 " rows not fully used (missing "
-                  "account, or missing or unreadable date or value); first at row %" PRIu64
-                  ": %s",
-                  input_names[input], ds->bad, ds->rows, ds->first_row, ds->first_problem);
+    revops_bad_rows_report(&st->bad[input], st->host, st->self, input_names[input],
+                           "missing account, or missing or unreadable date or value");
 }
 
 /* ------------------------------------------------------- accounts -- */
 
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;   /* FNV-1a */
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
-static int table_grow(a1_state *st)
-{
-    size_t cap = st->cap ? st->cap * 2 : 256;
-    account **slots = calloc(cap, sizeof *slots);
-    if (!slots) return -1;
-    for (size_t i = 0; i < st->cap; i++) {
-        account *a = st->slots[i];
-        if (!a) continue;
-        size_t j = hash_str(a->id) & (cap - 1);
-        while (slots[j]) j = (j + 1) & (cap - 1);
-        slots[j] = a;
-    }
-    free(st->slots);
-    st->slots = slots;
-    st->cap = cap;
-    return 0;
-}
-
 /* The account `id`, created on first sight; NULL only when out of memory. */
 static account *account_get(a1_state *st, const char *id)
 {
-    if ((st->count + 1) * 10 > st->cap * 7 && table_grow(st) < 0) return NULL;
-    size_t j = hash_str(id) & (st->cap - 1);
-    for (; st->slots[j]; j = (j + 1) & (st->cap - 1))
-        if (strcmp(st->slots[j]->id, id) == 0) return st->slots[j];
+    void **slot = revops_map_slot(&st->accounts, id);
+    if (!slot || *slot) return slot ? *slot : NULL;
     account *a = calloc(1, sizeof *a);
-    if (!a || !(a->id = dupstr(id))) {
-        free(a);
-        return NULL;
-    }
-    st->slots[j] = a;
-    st->count++;
-    return a;
+    if (!a) return NULL;
+    a->id = st->accounts.keys[slot - st->accounts.vals];
+    return *slot = a;
 }
 
-static void account_free(account *a)
+static void account_free(void *p)
 {
+    account *a = p;
     if (!a) return;
     for (size_t i = 0; i < a->renewal.nkept; i++) free(a->renewal.kept[i].id);
     for (size_t i = 0; i < a->stalled.nkept; i++) free(a->stalled.kept[i].id);
-    free(a->id);
     free(a->name);
     free(a);
 }
@@ -344,7 +158,7 @@ static int opp_signal_add(opp_signal *sig, const char *id, int64_t date, int64_t
     size_t pos = sig->nkept;
     while (pos > 0 && !opp_before(&sig->kept[pos - 1], days, id)) pos--;
     if (pos >= A1_KEEP_OPPS) return 0;
-    char *copy = dupstr(id);
+    char *copy = strdup(id);
     if (!copy) return -1;
     if (sig->nkept == A1_KEEP_OPPS) free(sig->kept[--sig->nkept].id);
     memmove(&sig->kept[pos + 1], &sig->kept[pos], (sig->nkept - pos) * sizeof sig->kept[0]);
@@ -384,18 +198,18 @@ static revops_status take_accounts(a1_state *st, const revops_chunk *c)
         return REVOPS_ERROR;
     for (size_t r = 0; r < c->nrows; r++) {
         char ibuf[32], nbuf[32], what[64];
-        st->ds[IN_ACCOUNTS].rows++;
+        st->bad[IN_ACCOUNTS].rows++;
         const revops_value *iv = revops_cell(c, r, (size_t)ci);
-        const char *id = cell_str(iv, ibuf, sizeof ibuf);
+        const char *id = revops_cell_text(iv, ibuf, sizeof ibuf);
         if (!id) {
-            cell_describe(iv, what);
-            note_bad(st, IN_ACCOUNTS, "sf_account_id is %s", what);
+            revops_cell_describe(iv, what);
+            revops_bad_rows_note(&st->bad[IN_ACCOUNTS], "sf_account_id is %s", what);
             continue;
         }
-        const char *name = cell_str(revops_cell(c, r, (size_t)ni), nbuf, sizeof nbuf);
+        const char *name = revops_cell_text(revops_cell(c, r, (size_t)ni), nbuf, sizeof nbuf);
         account *a = account_get(st, id);
         if (!a) return out_of_memory(st, c->dataset, id);
-        if (name && !a->name && !(a->name = dupstr(name)))
+        if (name && !a->name && !(a->name = strdup(name)))
             return out_of_memory(st, c->dataset, id);
     }
     return REVOPS_OK;
@@ -420,43 +234,43 @@ static int take_opportunity(a1_state *st, const revops_chunk *c, size_t r, const
 {
     char abuf[32], obuf[32], tbuf[32], stbuf[32], what[64];
     const revops_value *av = revops_cell(c, r, (size_t)k->account);
-    const char *acct = cell_str(av, abuf, sizeof abuf);
+    const char *acct = revops_cell_text(av, abuf, sizeof abuf);
     if (!acct) {
-        cell_describe(av, what);
-        note_bad(st, IN_OPPORTUNITIES, "sf_account_id is %s", what);
+        revops_cell_describe(av, what);
+        revops_bad_rows_note(&st->bad[IN_OPPORTUNITIES], "sf_account_id is %s", what);
         return 0;
     }
-    const char *oid = cell_str(revops_cell(c, r, (size_t)k->id), obuf, sizeof obuf);
+    const char *oid = revops_cell_text(revops_cell(c, r, (size_t)k->id), obuf, sizeof obuf);
     if (!oid) oid = "(opportunity without id)";
-    const char *type = cell_str(revops_cell(c, r, (size_t)k->type), tbuf, sizeof tbuf);
-    const char *stage = cell_str(revops_cell(c, r, (size_t)k->stage), stbuf, sizeof stbuf);
+    const char *type = revops_cell_text(revops_cell(c, r, (size_t)k->type), tbuf, sizeof tbuf);
+    const char *stage = revops_cell_text(revops_cell(c, r, (size_t)k->stage), stbuf, sizeof stbuf);
     const revops_value *cv = revops_cell(c, r, (size_t)k->close);
     const revops_value *sv = revops_cell(c, r, (size_t)k->change);
     int64_t close = 0, change = 0;
     double amount = 0;
-    cell_status cs = cell_date(st, cv, &close), ss = cell_date(st, sv, &change);
-    int has_amount = cell_number(revops_cell(c, r, (size_t)k->amount), &amount) == CELL_OK;
+    revops_cell_status cs = revops_cell_date(st->host, cv, &close), ss = revops_cell_date(st->host, sv, &change);
+    int has_amount = revops_cell_number(revops_cell(c, r, (size_t)k->amount), &amount) == REVOPS_CELL_OK;
     int open = !is_closed(st, stage);
     int renewal = open && type && strcmp(type, st->renewal_type) == 0;
 
     /* An unreadable date is worth a warning on any row; a NULL one only
      * where the rule needs it (open renewal: close date; open: last change). */
-    if (cs == CELL_BAD || (renewal && cs == CELL_NULL)) {
-        cell_describe(cv, what);
-        note_bad(st, IN_OPPORTUNITIES, "opportunity %s: close_date is %s", oid, what);
-    } else if (ss == CELL_BAD || (open && ss == CELL_NULL)) {
-        cell_describe(sv, what);
-        note_bad(st, IN_OPPORTUNITIES, "opportunity %s: last_stage_change_date is %s", oid, what);
+    if (cs == REVOPS_CELL_BAD || (renewal && cs == REVOPS_CELL_NULL)) {
+        revops_cell_describe(cv, what);
+        revops_bad_rows_note(&st->bad[IN_OPPORTUNITIES], "opportunity %s: close_date is %s", oid, what);
+    } else if (ss == REVOPS_CELL_BAD || (open && ss == REVOPS_CELL_NULL)) {
+        revops_cell_describe(sv, what);
+        revops_bad_rows_note(&st->bad[IN_OPPORTUNITIES], "opportunity %s: last_stage_change_date is %s", oid, what);
     }
     if (!open) return 0;
 
     account *a = NULL;
-    if (renewal && cs == CELL_OK && close < st->as_of) {
+    if (renewal && cs == REVOPS_CELL_OK && close < st->as_of) {
         if (!(a = account_get(st, acct)) ||
             opp_signal_add(&a->renewal, oid, close, st->as_of - close, has_amount, amount) < 0)
             return -1;
     }
-    if (ss == CELL_OK && st->as_of - change > st->stall_days) {
+    if (ss == REVOPS_CELL_OK && st->as_of - change > st->stall_days) {
         if ((!a && !(a = account_get(st, acct))) ||
             opp_signal_add(&a->stalled, oid, change, st->as_of - change, has_amount, amount) < 0)
             return -1;
@@ -476,7 +290,7 @@ static revops_status take_opportunities(a1_state *st, const revops_chunk *c)
         need_column(st, c, "amount", &k.amount))
         return REVOPS_ERROR;
     for (size_t r = 0; r < c->nrows; r++) {
-        st->ds[IN_OPPORTUNITIES].rows++;
+        st->bad[IN_OPPORTUNITIES].rows++;
         if (take_opportunity(st, c, r, &k) < 0)
             return out_of_memory(st, c->dataset, "(opportunity row)");
     }
@@ -493,26 +307,26 @@ static revops_status take_usage(a1_state *st, const revops_chunk *c)
         return REVOPS_ERROR;
     for (size_t r = 0; r < c->nrows; r++) {
         char abuf[32], what[64];
-        st->ds[IN_USAGE].rows++;
+        st->bad[IN_USAGE].rows++;
         const revops_value *av = revops_cell(c, r, (size_t)ai);
         const revops_value *dv = revops_cell(c, r, (size_t)di);
         const revops_value *mv = revops_cell(c, r, (size_t)mi);
-        const char *acct = cell_str(av, abuf, sizeof abuf);
+        const char *acct = revops_cell_text(av, abuf, sizeof abuf);
         int64_t day;
         double x;
         if (!acct) {
-            cell_describe(av, what);
-            note_bad(st, IN_USAGE, "sf_account_id is %s", what);
+            revops_cell_describe(av, what);
+            revops_bad_rows_note(&st->bad[IN_USAGE], "sf_account_id is %s", what);
             continue;
         }
-        if (cell_date(st, dv, &day) != CELL_OK) {
-            cell_describe(dv, what);
-            note_bad(st, IN_USAGE, "account %s: consumption_date is %s", acct, what);
+        if (revops_cell_date(st->host, dv, &day) != REVOPS_CELL_OK) {
+            revops_cell_describe(dv, what);
+            revops_bad_rows_note(&st->bad[IN_USAGE], "account %s: consumption_date is %s", acct, what);
             continue;
         }
-        if (cell_number(mv, &x) != CELL_OK) {
-            cell_describe(mv, what);
-            note_bad(st, IN_USAGE, "account %s: %s is %s", acct, st->metric, what);
+        if (revops_cell_number(mv, &x) != REVOPS_CELL_OK) {
+            revops_cell_describe(mv, what);
+            revops_bad_rows_note(&st->bad[IN_USAGE], "account %s: %s is %s", acct, st->metric, what);
             continue;
         }
         int64_t slot = month_of(st, day) - st->first_month;
@@ -602,165 +416,155 @@ static const char *who(const account *a)
     return a->name ? a->name : a->id;
 }
 
-static void usage_evidence(const a1_state *st, const verdict *v, sbuf *sb)
+static void usage_evidence(const a1_state *st, const verdict *v, revops_buf *sb)
 {
     char m[32], num[48];
-    sb_printf(sb, "%s by month:", st->metric);
+    revops_buf_fmt(sb, "%s by month:", st->metric);
     for (int i = 0; i < st->window; i++) {
         month_label(st->first_month + i, m);
-        fmt_num(v->a->usage[i], num);
-        sb_printf(sb, "%s %s %s", i ? "," : "", m, num);
+        revops_fmt_num(v->a->usage[i], num);
+        revops_buf_fmt(sb, "%s %s %s", i ? "," : "", m, num);
     }
     char first[32], last[32];
     month_label(st->first_month, first);
     month_label(st->first_month + st->window - 1, last);
-    sb_printf(sb, "; down %.1f%% from %s to %s, lower every month", 100.0 * v->decline_frac,
-              first, last);
+    revops_buf_fmt(sb, "; down %.1f%% from %s to %s, lower every month", 100.0 * v->decline_frac,
+                   first, last);
 }
 
 static void opp_evidence(const a1_state *st, const opp_signal *sig, const char *what,
-                         const char *date_name, const char *days_name, sbuf *sb)
+                         const char *date_name, const char *days_name, revops_buf *sb)
 {
     char day[11], num[48];
-    sb_printf(sb, "%s:", what);
+    revops_buf_fmt(sb, "%s:", what);
     for (size_t i = 0; i < sig->nkept; i++) {
         const opp_ref *o = &sig->kept[i];
         day_label(st, o->date, day);
-        sb_printf(sb, "%s %s (%s %s, %" PRId64 " %s", i ? "," : "", o->id, date_name, day,
-                  o->days, days_name);
+        revops_buf_fmt(sb, "%s %s (%s %s, %" PRId64 " %s", i ? "," : "", o->id, date_name, day,
+                       o->days, days_name);
         if (o->has_amount) {
-            fmt_num(o->amount, num);
-            sb_printf(sb, ", amount %s", num);
+            revops_fmt_num(o->amount, num);
+            revops_buf_fmt(sb, ", amount %s", num);
         }
-        sb_printf(sb, ")");
+        revops_buf_fmt(sb, ")");
     }
     if (sig->count > sig->nkept)
-        sb_printf(sb, " and %" PRIu64 " more", sig->count - (uint64_t)sig->nkept);
+        revops_buf_fmt(sb, " and %" PRIu64 " more", sig->count - (uint64_t)sig->nkept);
 }
 
-static void title_text(const a1_state *st, const verdict *v, sbuf *sb)
+static void title_text(const a1_state *st, const verdict *v, revops_buf *sb)
 {
     const char *sep = ": ";
-    sb_printf(sb, "%s is at risk", who(v->a));
+    revops_buf_fmt(sb, "%s is at risk", who(v->a));
     if (v->decline) {
-        sb_printf(sb, "%susage down %.1f%% over %d months", sep, 100.0 * v->decline_frac,
-                  st->window - 1);
+        revops_buf_fmt(sb, "%susage down %.1f%% over %d months", sep, 100.0 * v->decline_frac,
+                       st->window - 1);
         sep = ", ";
     }
     if (v->renewal) {
-        sb_printf(sb, "%srenewal %" PRId64 " days past due", sep, v->a->renewal.max_days);
+        revops_buf_fmt(sb, "%srenewal %" PRId64 " days past due", sep, v->a->renewal.max_days);
         sep = ", ";
     }
     if (v->stalled)
-        sb_printf(sb, "%sopportunity stalled %" PRId64 " days", sep, v->a->stalled.max_days);
+        revops_buf_fmt(sb, "%sopportunity stalled %" PRId64 " days", sep, v->a->stalled.max_days);
 }
 
-static void description_text(const a1_state *st, const verdict *v, sbuf *sb)
+static void description_text(const a1_state *st, const verdict *v, revops_buf *sb)
 {
     const account *a = v->a;
     char first[32], last[32], n0[48], n1[48], day[11];
     month_label(st->first_month, first);
     month_label(st->first_month + st->window - 1, last);
     if (a->name)
-        sb_printf(sb, "%s (%s) shows", a->name, a->id);
+        revops_buf_fmt(sb, "%s (%s) shows", a->name, a->id);
     else
-        sb_printf(sb, "Account %s shows", a->id);
-    sb_printf(sb, " %d of 3 at-risk signals as of %s.", v->fired, st->as_of_text);
+        revops_buf_fmt(sb, "Account %s shows", a->id);
+    revops_buf_fmt(sb, " %d of 3 at-risk signals as of %s.", v->fired, st->as_of_text);
     if (v->decline) {
-        fmt_num(a->usage[0], n0);
-        fmt_num(a->usage[st->window - 1], n1);
-        sb_printf(sb, " Monthly %s fell every month from %s in %s to %s in %s, down %.1f%% "
-                  "(threshold %g%%).", st->metric, n0, first, n1, last,
-                  100.0 * v->decline_frac, st->decline_pct);
+        revops_fmt_num(a->usage[0], n0);
+        revops_fmt_num(a->usage[st->window - 1], n1);
+        revops_buf_fmt(sb, " Monthly %s fell every month from %s in %s to %s in %s, down %.1f%% "
+                       "(threshold %g%%).", st->metric, n0, first, n1, last,
+                       100.0 * v->decline_frac, st->decline_pct);
     }
     if (v->renewal) {
         const opp_ref *o = &a->renewal.kept[0];
         day_label(st, o->date, day);
         if (a->renewal.count == 1)
-            sb_printf(sb, " Renewal %s was due to close on %s and is still open, %" PRId64
-                      " days later.", o->id, day, o->days);
+            revops_buf_fmt(sb, " Renewal %s was due to close on %s and is still open, %" PRId64
+                           " days later.", o->id, day, o->days);
         else
-            sb_printf(sb, " %" PRIu64 " open renewals are past their close date; the oldest, "
-                      "%s, was due on %s (%" PRId64 " days ago).", a->renewal.count, o->id, day,
-                      o->days);
+            revops_buf_fmt(sb, " %" PRIu64 " open renewals are past their close date; the oldest, "
+                           "%s, was due on %s (%" PRId64 " days ago).", a->renewal.count, o->id, day,
+                           o->days);
     }
     if (v->stalled) {
         const opp_ref *o = &a->stalled.kept[0];
         day_label(st, o->date, day);
         if (a->stalled.count == 1)
-            sb_printf(sb, " Opportunity %s has not changed stage since %s (%" PRId64
-                      " days; the limit is %" PRId64 ").", o->id, day, o->days, st->stall_days);
+            revops_buf_fmt(sb, " Opportunity %s has not changed stage since %s (%" PRId64
+                           " days; the limit is %" PRId64 ").", o->id, day, o->days, st->stall_days);
         else
-            sb_printf(sb, " %" PRIu64 " open opportunities have not changed stage for more "
-                      "than %" PRId64 " days; the longest, %s, since %s (%" PRId64 " days).",
-                      a->stalled.count, st->stall_days, o->id, day, o->days);
+            revops_buf_fmt(sb, " %" PRIu64 " open opportunities have not changed stage for more "
+                           "than %" PRId64 " days; the longest, %s, since %s (%" PRId64 " days).",
+                           a->stalled.count, st->stall_days, o->id, day, o->days);
     }
     if (!v->covered)
-        sb_printf(sb, " Usage data does not cover every month from %s to %s, so confidence "
-                  "is lower.", first, last);
+        revops_buf_fmt(sb, " Usage data does not cover every month from %s to %s, so confidence "
+                       "is lower.", first, last);
 }
 
 /* --------------------------------------------------------- findings -- */
 
 enum { SIG_MAX = 3 };
 
-/* Build and emit the finding of one account; all strings are freed here
- * (the host copies the finding before emit_finding returns). */
+/* Build and emit the finding of one account; every text has its own buffer,
+ * all freed here (the host copies the finding before emit_finding returns). */
 static revops_status emit_verdict(a1_state *st, const verdict *v, revops_emitter *emit)
 {
     const account *a = v->a;
     revops_signal sig[SIG_MAX];
-    char *texts[2 * SIG_MAX + 2] = { 0 };
+    revops_buf texts[2 * SIG_MAX + 2] = { { 0 } };
     const char *actions[SIG_MAX];
     size_t ns = 0, nt = 0;
-    sbuf sb = { 0 };
-    int failed = 0;
 
     if (v->decline) {
-        usage_evidence(st, v, &sb);
-        texts[nt] = sb_take(&sb);
-        failed |= !texts[nt];
+        revops_buf *ev = &texts[nt++];
+        usage_evidence(st, v, ev);
         sig[ns] = (revops_signal){ "usage_decline", 100.0 * v->decline_frac, st->decline_pct,
-                                   st->w_decline, texts[nt++] };
+                                   st->w_decline, revops_buf_cstr(ev) };
         actions[ns++] = "Book an executive check-in with the account owner within 7 days "
                         "to understand the usage drop";
     }
     if (v->renewal) {
+        revops_buf *ev = &texts[nt++], *act = &texts[nt++];
         opp_evidence(st, &a->renewal, "open renewals past their close date", "close date",
-                     "days past due", &sb);
-        texts[nt] = sb_take(&sb);
-        failed |= !texts[nt];
+                     "days past due", ev);
         sig[ns] = (revops_signal){ "renewal_past_due", (double)a->renewal.max_days, 0.0,
-                                   st->w_renewal, texts[nt++] };
-        sb_printf(&sb, "Chase renewal %s with the account owner this week: get the customer's "
-                  "decision and update the close date or close it out", a->renewal.kept[0].id);
+                                   st->w_renewal, revops_buf_cstr(ev) };
+        revops_buf_fmt(act, "Chase renewal %s with the account owner this week: get the customer's "
+                       "decision and update the close date or close it out", a->renewal.kept[0].id);
         if (a->renewal.count > 1)
-            sb_printf(&sb, " (and the %" PRIu64 " other overdue renewals)", a->renewal.count - 1);
-        texts[nt] = sb_take(&sb);
-        failed |= !texts[nt];
-        actions[ns++] = texts[nt++];
+            revops_buf_fmt(act, " (and the %" PRIu64 " other overdue renewals)", a->renewal.count - 1);
+        actions[ns++] = revops_buf_cstr(act);
     }
     if (v->stalled) {
-        sbuf ev = { 0 };
+        revops_buf *ev = &texts[nt++], *act = &texts[nt++];
         char what[96];
         snprintf(what, sizeof what, "open opportunities with no stage change for more than %"
                  PRId64 " days", st->stall_days);
-        opp_evidence(st, &a->stalled, what, "last stage change", "days ago", &ev);
-        texts[nt] = sb_take(&ev);
-        failed |= !texts[nt];
+        opp_evidence(st, &a->stalled, what, "last stage change", "days ago", ev);
         sig[ns] = (revops_signal){ "stalled_opportunity", (double)a->stalled.max_days,
-                                   (double)st->stall_days, st->w_stalled, texts[nt++] };
-        sb_printf(&sb, "Review stalled opportunity %s with its owner and agree a dated next "
-                  "step, or close it if the deal is no longer real", a->stalled.kept[0].id);
-        texts[nt] = sb_take(&sb);
-        failed |= !texts[nt];
-        actions[ns++] = texts[nt++];
+                                   (double)st->stall_days, st->w_stalled, revops_buf_cstr(ev) };
+        revops_buf_fmt(act, "Review stalled opportunity %s with its owner and agree a dated next "
+                       "step, or close it if the deal is no longer real", a->stalled.kept[0].id);
+        actions[ns++] = revops_buf_cstr(act);
     }
-    title_text(st, v, &sb);
-    char *title = sb_take(&sb);
-    description_text(st, v, &sb);
-    char *description = sb_take(&sb);
-    failed |= !title || !description;
+    revops_buf *title = &texts[nt++], *description = &texts[nt++];
+    title_text(st, v, title);
+    description_text(st, v, description);
+    int failed = 0;
+    for (size_t i = 0; i < nt; i++) failed |= texts[i].oom;
 
     revops_status rc = REVOPS_OK;
     if (failed) {
@@ -775,8 +579,8 @@ static revops_status emit_verdict(a1_state *st, const verdict *v, revops_emitter
             .priority = v->priority,
             .score = v->score,
             .confidence = v->confidence,
-            .title = title,
-            .description = description,
+            .title = revops_buf_cstr(title),
+            .description = revops_buf_cstr(description),
             .nsignals = ns,
             .signals = sig,
             .nactions = ns,
@@ -786,9 +590,7 @@ static revops_status emit_verdict(a1_state *st, const verdict *v, revops_emitter
         if (rc != REVOPS_OK)
             st->host->error(st->self, "could not emit the finding for account '%s'", a->id);
     }
-    for (size_t i = 0; i < nt; i++) free(texts[i]);
-    free(title);
-    free(description);
+    for (size_t i = 0; i < nt; i++) revops_buf_free(&texts[i]);
     return rc;
 }
 
@@ -797,19 +599,20 @@ static revops_status a1_finalize(void *state, revops_emitter *emit)
     a1_state *st = state;
     for (int i = 0; i < IN_COUNT; i++) report_bad(st, i);
 
-    verdict *vs = st->count ? malloc(st->count * sizeof *vs) : NULL;
-    if (st->count && !vs) return out_of_memory(st, "finding", "(all)");
+    const revops_map *m = &st->accounts;
+    verdict *vs = m->count ? malloc(m->count * sizeof *vs) : NULL;
+    if (m->count && !vs) return out_of_memory(st, "finding", "(all)");
     size_t n = 0;
-    for (size_t i = 0; i < st->cap; i++) {
-        if (!st->slots[i]) continue;
-        verdict v = judge(st, st->slots[i]);
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->vals[i]) continue;
+        verdict v = judge(st, m->vals[i]);
         if (v.fired) vs[n++] = v;
     }
     if (n) qsort(vs, n, sizeof *vs, verdict_order);
     revops_status rc = REVOPS_OK;
     for (size_t i = 0; i < n && rc == REVOPS_OK; i++) rc = emit_verdict(st, &vs[i], emit);
     st->host->log(st->self, REVOPS_LOG_INFO,
-                  "A1 as of %s: %zu accounts seen, %zu at risk", st->as_of_text, st->count, n);
+                  "A1 as of %s: %zu accounts seen, %zu at risk", st->as_of_text, m->count, n);
     free(vs);
     return rc;
 }
@@ -820,8 +623,7 @@ static void a1_destroy(void *state)
 {
     a1_state *st = state;
     if (!st) return;
-    for (size_t i = 0; i < st->cap; i++) account_free(st->slots[i]);
-    free(st->slots);
+    revops_map_free(&st->accounts, account_free);
     for (size_t i = 0; i < st->nclosed; i++) free(st->closed[i]);
     free(st->closed);
     free(st->renewal_type);
@@ -874,14 +676,14 @@ static int copy_options(a1_state *st, const revops_options *opts)
     }
     const char *rt = h->opt_string(opts, "renewal_type");
     const char *metric = h->opt_string(opts, "usage_metric");
-    st->renewal_type = dupstr(rt ? rt : "Renewal");
-    st->metric = dupstr(metric && *metric ? metric : "engine_hours");
+    st->renewal_type = strdup(rt ? rt : "Renewal");
+    st->metric = strdup(metric && *metric ? metric : "engine_hours");
     st->nclosed = h->opt_list_len(opts, "closed_stages");
     st->closed = calloc(st->nclosed ? st->nclosed : 1, sizeof *st->closed);
     if (!st->renewal_type || !st->metric || !st->closed) goto oom;
     for (size_t i = 0; i < st->nclosed; i++) {
         const char *item = h->opt_list_item(opts, "closed_stages", i);
-        if (!(st->closed[i] = dupstr(item ? item : ""))) goto oom;
+        if (!(st->closed[i] = strdup(item ? item : ""))) goto oom;
     }
     return 0;
 oom:
