@@ -13,7 +13,6 @@
 #include <revops/revops.h>
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +43,7 @@ typedef struct group group;
 /* One exact (trimmed) reason within one group. */
 typedef struct reason_stat {
     group *g;
-    const char *text;            /* points into the table key, after the separator */
+    const char *text;            /* points into the map's key, after the separator */
     uint64_t cur, prev;          /* losses in the current / previous window */
     int64_t cur_cents;           /* amount lost in the current window */
     size_t nkept;
@@ -54,7 +53,7 @@ typedef struct reason_stat {
 struct group {
     int dim;
     int band;                    /* deal_size: band index, -1 unknown */
-    const char *key;             /* "account_type:SMB" (owned by the table) */
+    const char *key;             /* "account_type:SMB" (owned by the map) */
     const char *value;           /* after the ':' */
     uint64_t cur, prev;
     uint64_t cur_comp, prev_comp;    /* losses whose reason names a competitor */
@@ -63,18 +62,6 @@ struct group {
     uint64_t *comp_cur;              /* per competitor, current window */
     const reason_stat *best, *second;
 };
-
-/* String-keyed open-addressing table (power-of-two capacity). */
-typedef struct slot { char *key; void *val; } slot;
-typedef struct table { slot *s; size_t cap, count; } table;
-
-/* Rows we could not use fully, reported once with the first example. */
-typedef struct dataset_stats {
-    uint64_t rows, bad;
-    uint64_t first_row;
-    char first_problem[200];
-    int reported;
-} dataset_stats;
 
 typedef struct a2_state {
     revops_instance *self;
@@ -96,21 +83,13 @@ typedef struct a2_state {
     double high_share, medium_share, rising_pp, trend_full_pp, competitive_share;
     double w_share, w_trend, w_comp;
 
-    table groups, reasons;
-    revops_buf key;              /* scratch for table keys */
+    revops_map groups, reasons;  /* values: group *, reason_stat * */
+    revops_buf key;              /* scratch for map keys */
     uint64_t n_cur, n_prev, n_outside, n_other_type;
-    dataset_stats ds;
+    revops_bad_rows ds;
 } a2_state;
 
 /* ------------------------------------------------------ small strings -- */
-
-static char *dupstr(const char *s)
-{
-    size_t n = strlen(s);
-    char *p = malloc(n + 1);
-    if (p) memcpy(p, s, n + 1);
-    return p;
-}
 
 static int is_space(unsigned char c)
 {
@@ -143,17 +122,6 @@ static void fmt_amount(int64_t cents, char out[48])
         snprintf(out, 48, "%s%s.%02u", neg ? "-" : "", grouped, (unsigned)(c % 100));
     else
         snprintf(out, 48, "%s%s", neg ? "-" : "", grouped);
-}
-
-/* A band bound as written in a key: 25000, 2500.5 */
-static void fmt_num(double x, char out[48])
-{
-    snprintf(out, 48, "%.2f", x);
-    char *dot = strchr(out, '.');
-    if (!dot) return;
-    char *end = out + strlen(out) - 1;
-    while (end > dot && *end == '0') *end-- = '\0';
-    if (end == dot) *end = '\0';
 }
 
 static double clamp01(double x)
@@ -196,134 +164,33 @@ static int64_t months_before(const a2_state *st, int64_t days, int64_t n)
 
 /* -------------------------------------------------------------- cells -- */
 
-typedef enum { CELL_OK, CELL_NULL, CELL_BAD } cell_status;
-
-/* Text as is (pointer and length), an integer printed into buf; NULL: absent. */
+/* Text as is (pointer and length, the length the source gave), an integer
+ * printed into buf; NULL: absent or empty. */
 static const char *cell_text(const revops_value *v, char *buf, size_t n, size_t *len)
 {
-    switch (v->type) {
-    case REVOPS_TYPE_TEXT:
-    case REVOPS_TYPE_DATE:
-    case REVOPS_TYPE_TIMESTAMP:
-        if (!v->v.text.s) return NULL;
-        *len = v->v.text.len;
-        return v->v.text.s;
-    case REVOPS_TYPE_INT:
-        snprintf(buf, n, "%" PRId64, v->v.i);
-        *len = strlen(buf);
-        return buf;
-    default:
-        return NULL;
-    }
-}
-
-static cell_status cell_date(const a2_state *st, const revops_value *v, int64_t *out)
-{
-    if (v->type == REVOPS_TYPE_NULL) return CELL_NULL;
-    if (v->type != REVOPS_TYPE_TEXT && v->type != REVOPS_TYPE_DATE &&
-        v->type != REVOPS_TYPE_TIMESTAMP)
-        return CELL_BAD;
-    *out = st->host->date_days(v->v.text.s);
-    return *out == INT64_MIN ? CELL_BAD : CELL_OK;
+    const char *s = revops_cell_text(v, buf, n);
+    if (s) *len = v->type == REVOPS_TYPE_INT ? strlen(s) : v->v.text.len;
+    return s;
 }
 
 /* An amount as integer cents: INT, REAL or numeric text, 0 <= x < 1e13. */
-static cell_status cell_cents(const revops_value *v, int64_t *out)
+static revops_cell_status cell_cents(const revops_value *v, int64_t *out)
 {
     double x;
-    switch (v->type) {
-    case REVOPS_TYPE_NULL: return CELL_NULL;
-    case REVOPS_TYPE_INT: x = (double)v->v.i; break;
-    case REVOPS_TYPE_REAL: x = v->v.r; break;
-    case REVOPS_TYPE_TEXT: {
-        char *end;
-        if (!v->v.text.len) return CELL_BAD;
-        x = strtod(v->v.text.s, &end);
-        if (*end != '\0') return CELL_BAD;
-        break;
-    }
-    default: return CELL_BAD;
-    }
-    if (!(x >= 0.0 && x < 1e13)) return CELL_BAD;   /* also NaN */
+    revops_cell_status cs = revops_cell_number(v, &x);
+    if (cs != REVOPS_CELL_OK) return cs;
+    if (!(x >= 0.0 && x < 1e13)) return REVOPS_CELL_BAD;   /* also NaN */
     *out = (int64_t)(x * 100.0 + 0.5);
-    return CELL_OK;
-}
-
-static void cell_describe(const revops_value *v, char out[64])
-{
-    switch (v->type) {
-    case REVOPS_TYPE_NULL: snprintf(out, 64, "NULL"); break;
-    case REVOPS_TYPE_INT: snprintf(out, 64, "%" PRId64, v->v.i); break;
-    case REVOPS_TYPE_REAL: snprintf(out, 64, "%g", v->v.r); break;
-    case REVOPS_TYPE_BOOL: snprintf(out, 64, "%s", v->v.b ? "true" : "false"); break;
-    default: snprintf(out, 64, "'%.40s%s'", v->v.text.s, v->v.text.len > 40 ? "..." : ""); break;
-    }
+    return REVOPS_CELL_OK;
 }
 
 /* ------------------------------------------------------- bad rows -- */
 
-REVOPS_PRINTF(2, 3)
-static void note_bad(a2_state *st, const char *fmt, ...)
-{
-    dataset_stats *ds = &st->ds;
-    if (ds->bad++ == 0) {
-        ds->first_row = ds->rows;
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(ds->first_problem, sizeof ds->first_problem, fmt, ap);
-        va_end(ap);
-    }
-}
-
 static void report_bad(a2_state *st)
 {
-    dataset_stats *ds = &st->ds;
-    if (!ds->bad || ds->reported) return;
-    ds->reported = 1;
-    st->host->log(st->self, REVOPS_LOG_WARN,
-                  "dataset 'opportunities': %" PRIu64 " of %" PRIu64 " rows not fully used "
-                  "(missing or unreadable closed_at_date: row skipped; missing or unreadable "
-                  "amount: loss counted with amount 0); first at row %" PRIu64 ": %s",
-                  ds->bad, ds->rows, ds->first_row, ds->first_problem);
-}
-
-/* ------------------------------------------------------------ tables -- */
-
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;   /* FNV-1a */
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
-static int table_grow(table *t)
-{
-    size_t cap = t->cap ? t->cap * 2 : 64;
-    slot *s = calloc(cap, sizeof *s);
-    if (!s) return -1;
-    for (size_t i = 0; i < t->cap; i++) {
-        if (!t->s[i].key) continue;
-        size_t j = hash_str(t->s[i].key) & (cap - 1);
-        while (s[j].key) j = (j + 1) & (cap - 1);
-        s[j] = t->s[i];
-    }
-    free(t->s);
-    t->s = s;
-    t->cap = cap;
-    return 0;
-}
-
-/* The slot of `key`, its key copied in on first sight (val then NULL);
- * NULL only when out of memory. */
-static slot *table_slot(table *t, const char *key)
-{
-    if ((t->count + 1) * 10 > t->cap * 7 && table_grow(t) < 0) return NULL;
-    size_t j = hash_str(key) & (t->cap - 1);
-    for (; t->s[j].key; j = (j + 1) & (t->cap - 1))
-        if (strcmp(t->s[j].key, key) == 0) return &t->s[j];
-    if (!(t->s[j].key = dupstr(key))) return NULL;
-    t->count++;
-    return &t->s[j];
+    revops_bad_rows_report(&st->ds, st->host, st->self, "opportunities",
+                           "missing or unreadable closed_at_date: row skipped; missing or "
+                           "unreadable amount: loss counted with amount 0");
 }
 
 /* ------------------------------------------------------------ groups -- */
@@ -335,9 +202,9 @@ static group *group_get(a2_state *st, int dim, const char *value, int band)
     k->len = 0;
     revops_buf_fmt(k, "%s:%s", dim_names[dim], value);
     if (k->oom) return NULL;
-    slot *s = table_slot(&st->groups, k->p);
+    void **s = revops_map_slot(&st->groups, k->p);
     if (!s) return NULL;
-    if (s->val) return s->val;
+    if (*s) return *s;
     group *g = calloc(1, sizeof *g);
     if (!g || !(g->comp_cur = calloc(st->ncomps ? st->ncomps : 1, sizeof *g->comp_cur))) {
         free(g);
@@ -345,9 +212,9 @@ static group *group_get(a2_state *st, int dim, const char *value, int band)
     }
     g->dim = dim;
     g->band = band;
-    g->key = s->key;
-    g->value = s->key + strlen(dim_names[dim]) + 1;
-    s->val = g;
+    g->key = st->groups.keys[s - st->groups.vals];   /* the map's copy: stays put */
+    g->value = g->key + strlen(dim_names[dim]) + 1;
+    *s = g;
     return g;
 }
 
@@ -357,14 +224,14 @@ static reason_stat *reason_get(a2_state *st, group *g, const char *reason)
     k->len = 0;
     revops_buf_fmt(k, "%s%c%s", g->key, '\x1f', reason);
     if (k->oom) return NULL;
-    slot *s = table_slot(&st->reasons, k->p);
+    void **s = revops_map_slot(&st->reasons, k->p);
     if (!s) return NULL;
-    if (s->val) return s->val;
+    if (*s) return *s;
     reason_stat *r = calloc(1, sizeof *r);
     if (!r) return NULL;
     r->g = g;
-    r->text = s->key + strlen(g->key) + 1;
-    s->val = r;
+    r->text = st->reasons.keys[s - st->reasons.vals] + strlen(g->key) + 1;
+    *s = r;
     return r;
 }
 
@@ -379,8 +246,10 @@ static int keep_opp(reason_stat *r, const char *id, int has_amount, int64_t cent
     size_t pos = r->nkept;
     while (pos > 0 && !opp_before(&r->kept[pos - 1], cents, id)) pos--;
     if (pos >= A2_KEEP_OPPS) return 0;
-    char *copy = dupstr(id);
+    size_t idlen = strlen(id) + 1;
+    char *copy = malloc(idlen);
     if (!copy) return -1;
+    memcpy(copy, id, idlen);
     if (r->nkept == A2_KEEP_OPPS) free(r->kept[--r->nkept].id);
     memmove(&r->kept[pos + 1], &r->kept[pos], (r->nkept - pos) * sizeof r->kept[0]);
     r->kept[pos] = (opp_ref){ copy, cents, has_amount };
@@ -463,14 +332,14 @@ static void band_value(const a2_state *st, int band, char *out, size_t n)
         return;
     }
     if (band == 0) {
-        fmt_num(st->bands[0], hi);
+        revops_fmt_num(st->bands[0], hi);
         snprintf(out, n, "<%s", hi);
     } else if ((size_t)band == st->nbands) {
-        fmt_num(st->bands[band - 1], lo);
+        revops_fmt_num(st->bands[band - 1], lo);
         snprintf(out, n, ">=%s", lo);
     } else {
-        fmt_num(st->bands[band - 1], lo);
-        fmt_num(st->bands[band], hi);
+        revops_fmt_num(st->bands[band - 1], lo);
+        revops_fmt_num(st->bands[band], hi);
         snprintf(out, n, "%s-%s", lo, hi);
     }
 }
@@ -485,9 +354,9 @@ static int take_row(a2_state *st, const revops_chunk *c, size_t r, const cols *k
 
     const revops_value *dv = revops_cell(c, r, (size_t)k->closed);
     int64_t day = 0;
-    if (cell_date(st, dv, &day) != CELL_OK) {
-        cell_describe(dv, what);
-        note_bad(st, "opportunity %s: closed_at_date is %s", oid, what);
+    if (revops_cell_date(st->host, dv, &day) != REVOPS_CELL_OK) {
+        revops_cell_describe(dv, what);
+        revops_bad_rows_note(&st->ds, "opportunity %s: closed_at_date is %s", oid, what);
         return 0;
     }
     int current = day >= st->cur_start && day < st->as_of;
@@ -518,12 +387,11 @@ static int take_row(a2_state *st, const revops_chunk *c, size_t r, const cols *k
 
     const revops_value *av = revops_cell(c, r, (size_t)k->amount);
     int64_t cents = 0;
-    cell_status as = cell_cents(av, &cents);
-    int has_amount = as == CELL_OK;
+    int has_amount = cell_cents(av, &cents) == REVOPS_CELL_OK;
     if (!has_amount) {
         cents = 0;
-        cell_describe(av, what);
-        note_bad(st, "opportunity %s: amount is %s", oid, what);
+        revops_cell_describe(av, what);
+        revops_bad_rows_note(&st->ds, "opportunity %s: amount is %s", oid, what);
     }
 
     /* the reason, trimmed; NULL or empty is "(no reason given)" */
@@ -960,7 +828,7 @@ static revops_status a2_finalize(void *state, revops_emitter *emit)
 
     /* the top reason and runner-up of every group */
     for (size_t i = 0; i < st->reasons.cap; i++) {
-        reason_stat *r = st->reasons.s[i].val;
+        reason_stat *r = st->reasons.vals[i];
         if (!r || !r->cur) continue;
         group *g = r->g;
         if (!g->best || reason_before(r, g->best)) {
@@ -975,7 +843,7 @@ static revops_status a2_finalize(void *state, revops_emitter *emit)
     verdict *vs = ngroups ? malloc(ngroups * sizeof *vs) : NULL;
     if (ngroups && !vs) return out_of_memory(st, "the findings");
     for (size_t i = 0; i < st->groups.cap; i++) {
-        group *g = st->groups.s[i].val;
+        group *g = st->groups.vals[i];
         if (!g || !g->cur) continue;
         if (g->cur < (uint64_t)st->min_losses) {
             small++;
@@ -1017,25 +885,27 @@ static void free_list(char **list, size_t n)
     free(list);
 }
 
+static void free_reason(void *p)
+{
+    reason_stat *r = p;
+    if (r)
+        for (size_t k = 0; k < r->nkept; k++) free(r->kept[k].id);
+    free(r);
+}
+
+static void free_group(void *p)
+{
+    group *g = p;
+    if (g) free(g->comp_cur);
+    free(g);
+}
+
 static void a2_destroy(void *state)
 {
     a2_state *st = state;
     if (!st) return;
-    for (size_t i = 0; i < st->reasons.cap; i++) {
-        reason_stat *r = st->reasons.s[i].val;
-        if (r)
-            for (size_t k = 0; k < r->nkept; k++) free(r->kept[k].id);
-        free(r);
-        free(st->reasons.s[i].key);
-    }
-    free(st->reasons.s);
-    for (size_t i = 0; i < st->groups.cap; i++) {
-        group *g = st->groups.s[i].val;
-        if (g) free(g->comp_cur);
-        free(g);
-        free(st->groups.s[i].key);
-    }
-    free(st->groups.s);
+    revops_map_free(&st->reasons, free_reason);
+    revops_map_free(&st->groups, free_group);
     free_list(st->types, st->ntypes);
     free_list(st->comps, st->ncomps);
     revops_buf_free(&st->key);
