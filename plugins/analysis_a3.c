@@ -13,7 +13,6 @@
 #include <revops/revops.h>
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +34,7 @@ typedef struct agreement_ref {
 } agreement_ref;
 
 typedef struct account {
-    char *id;
+    const char *id;                /* the accounts map's key */
     char *name;
     double usage[A3_MAX_WINDOW];   /* [0] = first window month ... [window-1] = M0 */
     uint32_t months_seen;          /* bit per window month that had a usage row */
@@ -48,14 +47,6 @@ typedef struct account {
     uint64_t nupsells;
     char *upsell_id, *upsell_type, *upsell_stage;
 } account;
-
-/* Rows we could not use, reported once per dataset with the first example. */
-typedef struct dataset_stats {
-    uint64_t rows, bad;
-    uint64_t first_row;
-    char first_problem[200];
-    int reported;
-} dataset_stats;
 
 typedef struct a3_state {
     revops_instance *self;
@@ -72,80 +63,11 @@ typedef struct a3_state {
     char **upsell_types, **closed;
     size_t nupsell_types, nclosed;
 
-    account **slots;             /* open addressing, power-of-two capacity */
-    size_t cap, count;
-    dataset_stats ds[IN_COUNT];
+    revops_map accounts;         /* account id -> account */
+    revops_bad_rows bad[IN_COUNT];
 } a3_state;
 
-/* ------------------------------------------------------ small strings -- */
-
-/* A growable string; `failed` sticks after an allocation failure so callers
- * check once at the end instead of after every append. */
-typedef struct sbuf {
-    char *buf;
-    size_t len, cap;
-    int failed;
-} sbuf;
-
-static void sb_vprintf(sbuf *sb, const char *fmt, va_list ap)
-{
-    if (sb->failed) return;
-    va_list aq;
-    va_copy(aq, ap);
-    int n = vsnprintf(NULL, 0, fmt, aq);
-    va_end(aq);
-    if (n < 0) { sb->failed = 1; return; }
-    if (sb->len + (size_t)n + 1 > sb->cap) {
-        size_t cap = sb->cap ? sb->cap : 128;
-        while (cap < sb->len + (size_t)n + 1) cap *= 2;
-        char *p = realloc(sb->buf, cap);
-        if (!p) { sb->failed = 1; return; }
-        sb->buf = p;
-        sb->cap = cap;
-    }
-    vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);
-    sb->len += (size_t)n;
-}
-
-REVOPS_PRINTF(2, 3)
-static void sb_printf(sbuf *sb, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    sb_vprintf(sb, fmt, ap);
-    va_end(ap);
-}
-
-/* The finished string (never NULL unless allocation failed). */
-static char *sb_take(sbuf *sb)
-{
-    if (!sb->failed && !sb->buf) sb_printf(sb, "%s", "");
-    if (sb->failed) { free(sb->buf); sb->buf = NULL; }
-    char *s = sb->buf;
-    sb->buf = NULL;
-    sb->len = sb->cap = 0;
-    sb->failed = 0;
-    return s;
-}
-
-static char *dupstr(const char *s)
-{
-    size_t n = strlen(s);
-    char *p = malloc(n + 1);
-    if (p) memcpy(p, s, n + 1);
-    return p;
-}
-
-/* 1234.5 / 70 / 0.25: sums printed without noise digits. */
-static void fmt_num(double x, char out[48])
-{
-    snprintf(out, 48, "%.2f", x);
-    char *dot = strchr(out, '.');
-    if (!dot) return;
-    char *end = out + strlen(out) - 1;
-    while (end > dot && *end == '0') *end-- = '\0';
-    if (end == dot) *end = '\0';
-}
+/* ------------------------------------------------------ small numbers -- */
 
 static double clamp01(double x)
 {
@@ -185,161 +107,64 @@ static void month_label(int64_t month, char out[32])
 
 /* -------------------------------------------------------------- cells -- */
 
-typedef enum { CELL_OK, CELL_NULL, CELL_BAD } cell_status;
-
-/* An id, name or label: text as is, an integer printed; NULL/empty is absent. */
-static const char *cell_str(const revops_value *v, char *buf, size_t n)
-{
-    switch (v->type) {
-    case REVOPS_TYPE_TEXT:
-    case REVOPS_TYPE_DATE:
-    case REVOPS_TYPE_TIMESTAMP:
-        return v->v.text.s && v->v.text.len ? v->v.text.s : NULL;
-    case REVOPS_TYPE_INT:
-        snprintf(buf, n, "%" PRId64, v->v.i);
-        return buf;
-    default:
-        return NULL;
-    }
-}
-
-static cell_status cell_date(const a3_state *st, const revops_value *v, int64_t *out)
-{
-    if (v->type == REVOPS_TYPE_NULL) return CELL_NULL;
-    if (v->type != REVOPS_TYPE_TEXT && v->type != REVOPS_TYPE_DATE &&
-        v->type != REVOPS_TYPE_TIMESTAMP)
-        return CELL_BAD;
-    *out = st->host->date_days(v->v.text.s);
-    return *out == INT64_MIN ? CELL_BAD : CELL_OK;
-}
-
-/* Sources may hand a numeric column as INT, REAL or numeric text. */
-static cell_status cell_number(const revops_value *v, double *out)
-{
-    switch (v->type) {
-    case REVOPS_TYPE_NULL: return CELL_NULL;
-    case REVOPS_TYPE_INT: *out = (double)v->v.i; return CELL_OK;
-    case REVOPS_TYPE_REAL: *out = v->v.r; return CELL_OK;
-    case REVOPS_TYPE_TEXT: {
-        char *end;
-        if (!v->v.text.len) return CELL_BAD;
-        *out = strtod(v->v.text.s, &end);
-        return *end == '\0' ? CELL_OK : CELL_BAD;
-    }
-    default: return CELL_BAD;
-    }
-}
-
 /* A flag as sources hand it: BOOL, an integer (non-zero is true) or text
  * ("1"/"0", "true"/"false", "t"/"f", "yes"/"no", any case). */
-static cell_status cell_flag(const revops_value *v, int *out)
+static revops_cell_status cell_flag(const revops_value *v, int *out)
 {
     switch (v->type) {
-    case REVOPS_TYPE_NULL: return CELL_NULL;
-    case REVOPS_TYPE_BOOL: *out = v->v.b != 0; return CELL_OK;
-    case REVOPS_TYPE_INT: *out = v->v.i != 0; return CELL_OK;
-    case REVOPS_TYPE_REAL: *out = v->v.r != 0; return CELL_OK;
+    case REVOPS_TYPE_NULL: return REVOPS_CELL_NULL;
+    case REVOPS_TYPE_BOOL: *out = v->v.b != 0; return REVOPS_CELL_OK;
+    case REVOPS_TYPE_INT: *out = v->v.i != 0; return REVOPS_CELL_OK;
+    case REVOPS_TYPE_REAL: *out = v->v.r != 0; return REVOPS_CELL_OK;
     case REVOPS_TYPE_TEXT: {
         static const char *const yes[] = { "1", "true", "t", "yes", "y" };
         static const char *const no[] = { "0", "false", "f", "no", "n" };
         char low[8];
         size_t n = v->v.text.len;
-        if (n == 0 || n >= sizeof low) return CELL_BAD;
+        if (n == 0 || n >= sizeof low) return REVOPS_CELL_BAD;
         for (size_t i = 0; i <= n; i++) {
             char c = v->v.text.s[i];
             low[i] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
         }
         for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
-            if (strcmp(low, yes[i]) == 0) { *out = 1; return CELL_OK; }
-            if (strcmp(low, no[i]) == 0) { *out = 0; return CELL_OK; }
+            if (strcmp(low, yes[i]) == 0) { *out = 1; return REVOPS_CELL_OK; }
+            if (strcmp(low, no[i]) == 0) { *out = 0; return REVOPS_CELL_OK; }
         }
-        return CELL_BAD;
+        return REVOPS_CELL_BAD;
     }
-    default: return CELL_BAD;
-    }
-}
-
-/* A cell as a warning shows it: quoted and cut short, or NULL. */
-static void cell_describe(const revops_value *v, char out[64])
-{
-    switch (v->type) {
-    case REVOPS_TYPE_NULL: snprintf(out, 64, "NULL"); break;
-    case REVOPS_TYPE_INT: snprintf(out, 64, "%" PRId64, v->v.i); break;
-    case REVOPS_TYPE_REAL: snprintf(out, 64, "%g", v->v.r); break;
-    case REVOPS_TYPE_BOOL: snprintf(out, 64, "%s", v->v.b ? "true" : "false"); break;
-    default: snprintf(out, 64, "'%.40s%s'", v->v.text.s, v->v.text.len > 40 ? "..." : ""); break;
+    default: return REVOPS_CELL_BAD;
     }
 }
 
 /* ------------------------------------------------------- bad rows -- */
 
-REVOPS_PRINTF(3, 4)
-static void note_bad(a3_state *st, int input, const char *fmt, ...)
-{
-    dataset_stats *ds = &st->ds[input];
-    if (ds->bad++ == 0) {
-        ds->first_row = ds->rows;
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(ds->first_problem, sizeof ds->first_problem, fmt, ap);
-        va_end(ap);
-    }
-}
-
-/* Once per dataset, at its last chunk (or at finalize if that never came). */
+/* Once per dataset, at its last chunk (or at finalize if that never came).
+ * Not revops_bad_rows_report: A3's warning says "rows not used". */
 static void report_bad(a3_state *st, int input)
 {
-    dataset_stats *ds = &st->ds[input];
-    if (!ds->bad || ds->reported) return;
-    ds->reported = 1;
+    revops_bad_rows *b = &st->bad[input];
+    if (!b->bad || b->reported) return;
+    b->reported = 1;
     st->host->log(st->self, REVOPS_LOG_WARN,
                   "dataset '%s': %" PRIu64 " of %" PRIu64 " rows not used (missing account, "
                   "or missing or unreadable date, flag or number); first at row %" PRIu64 ": %s",
-                  input_names[input], ds->bad, ds->rows, ds->first_row, ds->first_problem);
+                  input_names[input], b->bad, b->rows, b->first_row, b->first);
 }
 
 /* ------------------------------------------------------- accounts -- */
 
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;   /* FNV-1a */
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
-static int table_grow(a3_state *st)
-{
-    size_t cap = st->cap ? st->cap * 2 : 256;
-    account **slots = calloc(cap, sizeof *slots);
-    if (!slots) return -1;
-    for (size_t i = 0; i < st->cap; i++) {
-        account *a = st->slots[i];
-        if (!a) continue;
-        size_t j = hash_str(a->id) & (cap - 1);
-        while (slots[j]) j = (j + 1) & (cap - 1);
-        slots[j] = a;
-    }
-    free(st->slots);
-    st->slots = slots;
-    st->cap = cap;
-    return 0;
-}
-
 /* The account `id`, created on first sight; NULL only when out of memory. */
 static account *account_get(a3_state *st, const char *id)
 {
-    if ((st->count + 1) * 10 > st->cap * 7 && table_grow(st) < 0) return NULL;
-    size_t j = hash_str(id) & (st->cap - 1);
-    for (; st->slots[j]; j = (j + 1) & (st->cap - 1))
-        if (strcmp(st->slots[j]->id, id) == 0) return st->slots[j];
-    account *a = calloc(1, sizeof *a);
-    if (!a || !(a->id = dupstr(id))) {
-        free(a);
-        return NULL;
+    void **slot = revops_map_slot(&st->accounts, id);
+    if (!slot) return NULL;
+    if (!*slot) {
+        account *a = calloc(1, sizeof *a);
+        if (!a) return NULL;
+        a->id = st->accounts.keys[slot - st->accounts.vals];
+        *slot = a;
     }
-    st->slots[j] = a;
-    st->count++;
-    return a;
+    return *slot;
 }
 
 static void account_free(account *a)
@@ -349,9 +174,13 @@ static void account_free(account *a)
     free(a->upsell_id);
     free(a->upsell_type);
     free(a->upsell_stage);
-    free(a->id);
     free(a->name);
     free(a);
+}
+
+static void account_free_value(void *a)
+{
+    account_free(a);
 }
 
 /* Add one active agreement; keep it if its id is among the smallest few, so
@@ -363,7 +192,7 @@ static int agreement_add(account *a, const char *id, double commit, int64_t star
     size_t pos = a->nkept;
     while (pos > 0 && strcmp(a->kept[pos - 1].id, id) > 0) pos--;
     if (pos >= A3_KEEP_AGREEMENTS) return 0;
-    char *copy = dupstr(id);
+    char *copy = strdup(id);
     if (!copy) return -1;
     if (a->nkept == A3_KEEP_AGREEMENTS) free(a->kept[--a->nkept].id);
     memmove(&a->kept[pos + 1], &a->kept[pos], (a->nkept - pos) * sizeof a->kept[0]);
@@ -377,7 +206,7 @@ static int upsell_add(account *a, const char *id, const char *type, const char *
 {
     a->nupsells++;
     if (a->upsell_id && strcmp(a->upsell_id, id) <= 0) return 0;
-    char *i = dupstr(id), *t = dupstr(type), *s = dupstr(stage ? stage : "(no stage)");
+    char *i = strdup(id), *t = strdup(type), *s = strdup(stage ? stage : "(no stage)");
     if (!i || !t || !s) {
         free(i);
         free(t);
@@ -424,20 +253,20 @@ static revops_status take_accounts(a3_state *st, const revops_chunk *c)
         return REVOPS_ERROR;
     for (size_t r = 0; r < c->nrows; r++) {
         char ibuf[32], nbuf[32], what[64];
-        st->ds[IN_ACCOUNTS].rows++;
+        st->bad[IN_ACCOUNTS].rows++;
         const revops_value *iv = revops_cell(c, r, (size_t)ci);
-        const char *id = cell_str(iv, ibuf, sizeof ibuf);
+        const char *id = revops_cell_text(iv, ibuf, sizeof ibuf);
         if (!id) {
-            cell_describe(iv, what);
-            note_bad(st, IN_ACCOUNTS, "sf_account_id is %s", what);
+            revops_cell_describe(iv, what);
+            revops_bad_rows_note(&st->bad[IN_ACCOUNTS], "sf_account_id is %s", what);
             continue;
         }
-        const char *name = cell_str(revops_cell(c, r, (size_t)ni), nbuf, sizeof nbuf);
+        const char *name = revops_cell_text(revops_cell(c, r, (size_t)ni), nbuf, sizeof nbuf);
         account *a = account_get(st, id);
         if (!a) return out_of_memory(st, c->dataset, id);
         /* the smallest name wins if an id comes twice: order-independent */
         if (name && (!a->name || strcmp(name, a->name) < 0)) {
-            char *copy = dupstr(name);
+            char *copy = strdup(name);
             if (!copy) return out_of_memory(st, c->dataset, id);
             free(a->name);
             a->name = copy;
@@ -452,13 +281,13 @@ static int take_agreement(a3_state *st, const revops_chunk *c, size_t r, const l
 {
     char abuf[32], gbuf[32], what[64];
     const revops_value *av = revops_cell(c, r, (size_t)k[1]);
-    const char *acct = cell_str(av, abuf, sizeof abuf);
+    const char *acct = revops_cell_text(av, abuf, sizeof abuf);
     if (!acct) {
-        cell_describe(av, what);
-        note_bad(st, IN_AGREEMENTS, "sf_account_id is %s", what);
+        revops_cell_describe(av, what);
+        revops_bad_rows_note(&st->bad[IN_AGREEMENTS], "sf_account_id is %s", what);
         return 0;
     }
-    const char *gid = cell_str(revops_cell(c, r, (size_t)k[0]), gbuf, sizeof gbuf);
+    const char *gid = revops_cell_text(revops_cell(c, r, (size_t)k[0]), gbuf, sizeof gbuf);
     if (!gid) gid = "(agreement without id)";
     const revops_value *fv = revops_cell(c, r, (size_t)k[3]);
     const revops_value *sv = revops_cell(c, r, (size_t)k[4]);
@@ -467,29 +296,29 @@ static int take_agreement(a3_state *st, const revops_chunk *c, size_t r, const l
     int active;
     int64_t start = 0, end = 0;
     double commit = 0;
-    if (cell_flag(fv, &active) != CELL_OK) {
-        cell_describe(fv, what);
-        note_bad(st, IN_AGREEMENTS, "agreement %s: is_active is %s", gid, what);
+    if (cell_flag(fv, &active) != REVOPS_CELL_OK) {
+        revops_cell_describe(fv, what);
+        revops_bad_rows_note(&st->bad[IN_AGREEMENTS], "agreement %s: is_active is %s", gid, what);
         return 0;
     }
-    cell_status ss = cell_date(st, sv, &start), es = cell_date(st, ev, &end);
+    revops_cell_status ss = revops_cell_date(st->host, sv, &start), es = revops_cell_date(st->host, ev, &end);
     /* an unreadable date is worth a warning on any row, a NULL one only on
      * an active agreement (whose period decides whether it counts) */
-    if (ss == CELL_BAD || (active && ss == CELL_NULL)) {
-        cell_describe(sv, what);
-        note_bad(st, IN_AGREEMENTS, "agreement %s: start_date is %s", gid, what);
+    if (ss == REVOPS_CELL_BAD || (active && ss == REVOPS_CELL_NULL)) {
+        revops_cell_describe(sv, what);
+        revops_bad_rows_note(&st->bad[IN_AGREEMENTS], "agreement %s: start_date is %s", gid, what);
         return 0;
     }
-    if (es == CELL_BAD || (active && es == CELL_NULL)) {
-        cell_describe(ev, what);
-        note_bad(st, IN_AGREEMENTS, "agreement %s: end_date is %s", gid, what);
+    if (es == REVOPS_CELL_BAD || (active && es == REVOPS_CELL_NULL)) {
+        revops_cell_describe(ev, what);
+        revops_bad_rows_note(&st->bad[IN_AGREEMENTS], "agreement %s: end_date is %s", gid, what);
         return 0;
     }
     int64_t day = st->as_of - 1;
     if (!active || start > day || end < day) return 0;
-    if (cell_number(cv, &commit) != CELL_OK || commit < 0) {
-        cell_describe(cv, what);
-        note_bad(st, IN_AGREEMENTS, "agreement %s: committed_engine_hours_monthly is %s", gid,
+    if (revops_cell_number(cv, &commit) != REVOPS_CELL_OK || commit < 0) {
+        revops_cell_describe(cv, what);
+        revops_bad_rows_note(&st->bad[IN_AGREEMENTS], "agreement %s: committed_engine_hours_monthly is %s", gid,
                  what);
         return 0;
     }
@@ -509,7 +338,7 @@ static revops_status take_agreements(a3_state *st, const revops_chunk *c)
         need_column(st, c, "end_date", &k[5]))
         return REVOPS_ERROR;
     for (size_t r = 0; r < c->nrows; r++) {
-        st->ds[IN_AGREEMENTS].rows++;
+        st->bad[IN_AGREEMENTS].rows++;
         if (take_agreement(st, c, r, k) < 0)
             return out_of_memory(st, c->dataset, "(agreement row)");
     }
@@ -535,21 +364,21 @@ static revops_status take_opportunities(a3_state *st, const revops_chunk *c)
         return REVOPS_ERROR;
     for (size_t r = 0; r < c->nrows; r++) {
         char abuf[32], obuf[32], tbuf[32], sbuf_[32], what[64];
-        st->ds[IN_OPPORTUNITIES].rows++;
+        st->bad[IN_OPPORTUNITIES].rows++;
         const revops_value *av = revops_cell(c, r, (size_t)ka);
-        const char *acct = cell_str(av, abuf, sizeof abuf);
+        const char *acct = revops_cell_text(av, abuf, sizeof abuf);
         if (!acct) {
-            cell_describe(av, what);
-            note_bad(st, IN_OPPORTUNITIES, "sf_account_id is %s", what);
+            revops_cell_describe(av, what);
+            revops_bad_rows_note(&st->bad[IN_OPPORTUNITIES], "sf_account_id is %s", what);
             continue;
         }
-        const char *type = cell_str(revops_cell(c, r, (size_t)kt), tbuf, sizeof tbuf);
-        const char *stage = cell_str(revops_cell(c, r, (size_t)ks), sbuf_, sizeof sbuf_);
+        const char *type = revops_cell_text(revops_cell(c, r, (size_t)kt), tbuf, sizeof tbuf);
+        const char *stage = revops_cell_text(revops_cell(c, r, (size_t)ks), sbuf_, sizeof sbuf_);
         /* a NULL stage is open; a NULL type is not an upsell */
         if (in_list(st->closed, st->nclosed, stage) ||
             !in_list(st->upsell_types, st->nupsell_types, type))
             continue;
-        const char *oid = cell_str(revops_cell(c, r, (size_t)ki), obuf, sizeof obuf);
+        const char *oid = revops_cell_text(revops_cell(c, r, (size_t)ki), obuf, sizeof obuf);
         if (!oid) oid = "(opportunity without id)";
         account *a = account_get(st, acct);
         if (!a || upsell_add(a, oid, type, stage) < 0)
@@ -568,26 +397,26 @@ static revops_status take_usage(a3_state *st, const revops_chunk *c)
         return REVOPS_ERROR;
     for (size_t r = 0; r < c->nrows; r++) {
         char abuf[32], what[64];
-        st->ds[IN_USAGE].rows++;
+        st->bad[IN_USAGE].rows++;
         const revops_value *av = revops_cell(c, r, (size_t)ai);
         const revops_value *dv = revops_cell(c, r, (size_t)di);
         const revops_value *mv = revops_cell(c, r, (size_t)mi);
-        const char *acct = cell_str(av, abuf, sizeof abuf);
+        const char *acct = revops_cell_text(av, abuf, sizeof abuf);
         int64_t day;
         double x;
         if (!acct) {
-            cell_describe(av, what);
-            note_bad(st, IN_USAGE, "sf_account_id is %s", what);
+            revops_cell_describe(av, what);
+            revops_bad_rows_note(&st->bad[IN_USAGE], "sf_account_id is %s", what);
             continue;
         }
-        if (cell_date(st, dv, &day) != CELL_OK) {
-            cell_describe(dv, what);
-            note_bad(st, IN_USAGE, "account %s: consumption_date is %s", acct, what);
+        if (revops_cell_date(st->host, dv, &day) != REVOPS_CELL_OK) {
+            revops_cell_describe(dv, what);
+            revops_bad_rows_note(&st->bad[IN_USAGE], "account %s: consumption_date is %s", acct, what);
             continue;
         }
-        if (cell_number(mv, &x) != CELL_OK || x < 0) {
-            cell_describe(mv, what);
-            note_bad(st, IN_USAGE, "account %s: engine_hours is %s", acct, what);
+        if (revops_cell_number(mv, &x) != REVOPS_CELL_OK || x < 0) {
+            revops_cell_describe(mv, what);
+            revops_bad_rows_note(&st->bad[IN_USAGE], "account %s: engine_hours is %s", acct, what);
             continue;
         }
         if (day >= st->as_of) continue;
@@ -713,102 +542,102 @@ static const char *who(const account *a)
     return a->name ? a->name : a->id;
 }
 
-static void agreements_text(const account *a, sbuf *sb)
+static void agreements_text(const account *a, revops_buf *sb)
 {
     char num[48];
-    sb_printf(sb, "agreement%s", a->nagreements > 1 ? "s" : "");
+    revops_buf_fmt(sb, "agreement%s", a->nagreements > 1 ? "s" : "");
     for (size_t i = 0; i < a->nkept; i++) {
-        fmt_num(a->kept[i].commit, num);
-        sb_printf(sb, "%s %s (%s/month)", i ? "," : "", a->kept[i].id, num);
+        revops_fmt_num(a->kept[i].commit, num);
+        revops_buf_fmt(sb, "%s %s (%s/month)", i ? "," : "", a->kept[i].id, num);
     }
     if (a->nagreements > a->nkept)
-        sb_printf(sb, " and %" PRIu64 " more", a->nagreements - (uint64_t)a->nkept);
+        revops_buf_fmt(sb, " and %" PRIu64 " more", a->nagreements - (uint64_t)a->nkept);
 }
 
-static void util_evidence(const a3_state *st, const verdict *v, sbuf *sb)
+static void util_evidence(const a3_state *st, const verdict *v, revops_buf *sb)
 {
     const account *a = v->a;
     char m[32], num[48], c[48];
-    fmt_num(a->commit, c);
-    sb_printf(sb, "engine_hours against the committed %s per month (", c);
+    revops_fmt_num(a->commit, c);
+    revops_buf_fmt(sb, "engine_hours against the committed %s per month (", c);
     agreements_text(a, sb);
     char day[11];
     st->host->date_format(st->as_of - 1, day);
-    sb_printf(sb, ", active on %s):", day);
+    revops_buf_fmt(sb, ", active on %s):", day);
     for (int i = slot_util0(st); i < st->window; i++) {
         month_label(st->first_month + i, m);
-        fmt_num(a->usage[i], num);
-        sb_printf(sb, "%s %s %s (%.1f%%)", i > slot_util0(st) ? "," : "", m, num,
+        revops_fmt_num(a->usage[i], num);
+        revops_buf_fmt(sb, "%s %s %s (%.1f%%)", i > slot_util0(st) ? "," : "", m, num,
                   100.0 * a->usage[i] / a->commit);
     }
-    sb_printf(sb, "; average %.1f%% > %g%%", v->util_avg, st->util_pct);
-    if (v->util_every_month) sb_printf(sb, ", above it every month");
+    revops_buf_fmt(sb, "; average %.1f%% > %g%%", v->util_avg, st->util_pct);
+    if (v->util_every_month) revops_buf_fmt(sb, ", above it every month");
 }
 
-static void growth_evidence(const a3_state *st, const verdict *v, sbuf *sb)
+static void growth_evidence(const a3_state *st, const verdict *v, revops_buf *sb)
 {
     const double *u = v->a->usage;
     int s0 = slot_growth0(st);
     char m[32], num[48], first[32], last[32];
-    sb_printf(sb, "engine_hours by month:");
+    revops_buf_fmt(sb, "engine_hours by month:");
     for (int i = s0; i < st->window; i++) {
         month_label(st->first_month + i, m);
-        fmt_num(u[i], num);
-        sb_printf(sb, "%s %s %s", i > s0 ? "," : "", m, num);
-        if (i > s0) sb_printf(sb, " (+%.1f%%)", 100.0 * (u[i] - u[i - 1]) / u[i - 1]);
+        revops_fmt_num(u[i], num);
+        revops_buf_fmt(sb, "%s %s %s", i > s0 ? "," : "", m, num);
+        if (i > s0) revops_buf_fmt(sb, " (+%.1f%%)", 100.0 * (u[i] - u[i - 1]) / u[i - 1]);
     }
     month_label(st->first_month + s0, first);
     month_label(st->first_month + st->window - 1, last);
-    sb_printf(sb, "; up %.1f%% from %s to %s (threshold %g%%), higher every month",
+    revops_buf_fmt(sb, "; up %.1f%% from %s to %s (threshold %g%%), higher every month",
               100.0 * v->growth_frac, first, last, st->growth_pct);
 }
 
-static void title_text(const a3_state *st, const verdict *v, sbuf *sb)
+static void title_text(const a3_state *st, const verdict *v, revops_buf *sb)
 {
     const char *sep = ": ";
-    sb_printf(sb, "%s is an upsell opportunity", who(v->a));
+    revops_buf_fmt(sb, "%s is an upsell opportunity", who(v->a));
     if (v->util) {
-        sb_printf(sb, "%susing %.1f%% of its commitment", sep, v->util_avg);
+        revops_buf_fmt(sb, "%susing %.1f%% of its commitment", sep, v->util_avg);
         sep = ", ";
     }
     if (v->growth)
-        sb_printf(sb, "%susage up %.1f%% over %d months", sep, 100.0 * v->growth_frac,
+        revops_buf_fmt(sb, "%susage up %.1f%% over %d months", sep, 100.0 * v->growth_frac,
                   st->growth_months);
 }
 
-static void description_text(const a3_state *st, const verdict *v, sbuf *sb)
+static void description_text(const a3_state *st, const verdict *v, revops_buf *sb)
 {
     const account *a = v->a;
     char first[32], last[32], n0[48], n1[48];
     if (a->name)
-        sb_printf(sb, "%s (%s)", a->name, a->id);
+        revops_buf_fmt(sb, "%s (%s)", a->name, a->id);
     else
-        sb_printf(sb, "Account %s", a->id);
-    sb_printf(sb, " as of %s:", st->as_of_text);
+        revops_buf_fmt(sb, "Account %s", a->id);
+    revops_buf_fmt(sb, " as of %s:", st->as_of_text);
     if (v->util) {
         month_label(st->first_month + slot_util0(st), first);
         month_label(st->first_month + st->window - 1, last);
-        fmt_num(a->commit, n0);
-        sb_printf(sb, " used on average %.1f%% of its committed %s engine hours per month from %s "
+        revops_fmt_num(a->commit, n0);
+        revops_buf_fmt(sb, " used on average %.1f%% of its committed %s engine hours per month from %s "
                   "to %s (threshold %g%%).", v->util_avg, n0, first, last, st->util_pct);
     }
     if (v->growth) {
         month_label(st->first_month + slot_growth0(st), first);
         month_label(st->first_month + st->window - 1, last);
-        fmt_num(a->usage[slot_growth0(st)], n0);
-        fmt_num(a->usage[st->window - 1], n1);
-        sb_printf(sb, " Monthly engine hours rose every month from %s in %s to %s in %s, up %.1f%% "
+        revops_fmt_num(a->usage[slot_growth0(st)], n0);
+        revops_fmt_num(a->usage[st->window - 1], n1);
+        revops_buf_fmt(sb, " Monthly engine hours rose every month from %s in %s to %s in %s, up %.1f%% "
                   "(threshold %g%%).", n0, first, n1, last, 100.0 * v->growth_frac, st->growth_pct);
         if (!v->util && !(a->commit > 0))
-            sb_printf(sb, " It has no active commitment.");
+            revops_buf_fmt(sb, " It has no active commitment.");
     }
-    sb_printf(sb, " There is no open ");
+    revops_buf_fmt(sb, " There is no open ");
     for (size_t i = 0; i < st->nupsell_types; i++)
-        sb_printf(sb, "%s%s", i == 0 ? "" : i + 1 == st->nupsell_types ? " or " : ", ",
+        revops_buf_fmt(sb, "%s%s", i == 0 ? "" : i + 1 == st->nupsell_types ? " or " : ", ",
                   st->upsell_types[i]);
-    sb_printf(sb, " opportunity.");
+    revops_buf_fmt(sb, " opportunity.");
     if (!v->covered)
-        sb_printf(sb, " Usage data does not cover every month read, so confidence is lower.");
+        revops_buf_fmt(sb, " Usage data does not cover every month read, so confidence is lower.");
 }
 
 /* Average monthly growth rate over the window, as a fraction. */
@@ -825,33 +654,33 @@ static double monthly_rate(const a3_state *st, const verdict *v)
     return lo;
 }
 
-static void util_action(const a3_state *st, const verdict *v, sbuf *sb)
+static void util_action(const a3_state *st, const verdict *v, revops_buf *sb)
 {
     const account *a = v->a;
     char target[48], avg[48], c[48];
     double mean = v->util_avg / 100.0 * a->commit;
-    fmt_num(round_up_2sig(mean / (st->util_pct / 100.0)), target);
-    fmt_num(mean, avg);
-    fmt_num(a->commit, c);
-    sb_printf(sb, "Open an Expansion opportunity for %s sized to a commitment of about %s engine "
+    revops_fmt_num(round_up_2sig(mean / (st->util_pct / 100.0)), target);
+    revops_fmt_num(mean, avg);
+    revops_fmt_num(a->commit, c);
+    revops_buf_fmt(sb, "Open an Expansion opportunity for %s sized to a commitment of about %s engine "
               "hours per month (the last %d months averaged %s against the current %s; the new "
               "commitment keeps that average at or below %g%%) and agree the timing with the "
               "account owner", who(a), target, st->months, avg, c, st->util_pct);
 }
 
-static void growth_action(const a3_state *st, const verdict *v, sbuf *sb)
+static void growth_action(const a3_state *st, const verdict *v, revops_buf *sb)
 {
     const account *a = v->a;
     double rate = monthly_rate(st, v), last = a->usage[st->window - 1];
     char c[48];
     if (!(a->commit > 0)) {
-        sb_printf(sb, "Propose a committed agreement to %s: usage grows about %.1f%% a month "
+        revops_buf_fmt(sb, "Propose a committed agreement to %s: usage grows about %.1f%% a month "
                   "and there is no active commitment", who(a), 100.0 * rate);
         return;
     }
-    fmt_num(a->commit, c);
+    revops_fmt_num(a->commit, c);
     if (last >= a->commit) {
-        sb_printf(sb, "Review capacity with %s's owner now: usage grows about %.1f%% a month and "
+        revops_buf_fmt(sb, "Review capacity with %s's owner now: usage grows about %.1f%% a month and "
                   "already exceeds the commitment of %s engine hours per month", who(a),
                   100.0 * rate, c);
         return;
@@ -863,11 +692,11 @@ static void growth_action(const a3_state *st, const verdict *v, sbuf *sb)
         months++;
     }
     if (x >= a->commit)
-        sb_printf(sb, "Review capacity with %s's owner: at about %.1f%% growth a month, usage "
+        revops_buf_fmt(sb, "Review capacity with %s's owner: at about %.1f%% growth a month, usage "
                   "reaches the commitment of %s engine hours per month in about %d month%s",
                   who(a), 100.0 * rate, c, months, months == 1 ? "" : "s");
     else
-        sb_printf(sb, "Review the growth (about %.1f%% a month) with %s's owner and plan the "
+        revops_buf_fmt(sb, "Review the growth (about %.1f%% a month) with %s's owner and plan the "
                   "next expansion before the commitment of %s engine hours per month is reached",
                   100.0 * rate, who(a), c);
 }
@@ -882,39 +711,30 @@ static revops_status emit_verdict(a3_state *st, const verdict *v, revops_emitter
 {
     const account *a = v->a;
     revops_signal sig[SIG_MAX];
-    char *texts[2 * SIG_MAX] = { 0 };
     const char *actions[SIG_MAX];
+    revops_buf texts[2 * SIG_MAX + 2] = { 0 };   /* evidence and action per signal, title,
+                                                     description */
     size_t ns = 0, nt = 0, na = 0;
-    sbuf sb = { 0 };
     int failed = 0;
 
     if (v->util) {
-        util_evidence(st, v, &sb);
-        texts[nt] = sb_take(&sb);
-        failed |= !texts[nt];
+        util_evidence(st, v, &texts[nt]);
         sig[ns++] = (revops_signal){ "high_utilization", v->util_avg, st->util_pct, st->w_util,
-                                     texts[nt++] };
-        util_action(st, v, &sb);
-        texts[nt] = sb_take(&sb);
-        failed |= !texts[nt];
-        actions[na++] = texts[nt++];
+                                     revops_buf_cstr(&texts[nt++]) };
+        util_action(st, v, &texts[nt]);
+        actions[na++] = revops_buf_cstr(&texts[nt++]);
     }
     if (v->growth) {
-        growth_evidence(st, v, &sb);
-        texts[nt] = sb_take(&sb);
-        failed |= !texts[nt];
+        growth_evidence(st, v, &texts[nt]);
         sig[ns++] = (revops_signal){ "steady_growth", 100.0 * v->growth_frac, st->growth_pct,
-                                     st->w_growth, texts[nt++] };
-        growth_action(st, v, &sb);
-        texts[nt] = sb_take(&sb);
-        failed |= !texts[nt];
-        actions[na++] = texts[nt++];
+                                     st->w_growth, revops_buf_cstr(&texts[nt++]) };
+        growth_action(st, v, &texts[nt]);
+        actions[na++] = revops_buf_cstr(&texts[nt++]);
     }
-    title_text(st, v, &sb);
-    char *title = sb_take(&sb);
-    description_text(st, v, &sb);
-    char *description = sb_take(&sb);
-    failed |= !title || !description;
+    revops_buf *title = &texts[nt++], *description = &texts[nt++];
+    title_text(st, v, title);
+    description_text(st, v, description);
+    for (size_t i = 0; i < nt; i++) failed |= texts[i].oom;
 
     revops_status rc = REVOPS_OK;
     if (failed) {
@@ -929,8 +749,8 @@ static revops_status emit_verdict(a3_state *st, const verdict *v, revops_emitter
             .priority = v->priority,
             .score = v->score,
             .confidence = v->confidence,
-            .title = title,
-            .description = description,
+            .title = revops_buf_cstr(title),
+            .description = revops_buf_cstr(description),
             .nsignals = ns,
             .signals = sig,
             .nactions = na,
@@ -940,9 +760,7 @@ static revops_status emit_verdict(a3_state *st, const verdict *v, revops_emitter
         if (rc != REVOPS_OK)
             st->host->error(st->self, "could not emit the finding for account '%s'", a->id);
     }
-    for (size_t i = 0; i < nt; i++) free(texts[i]);
-    free(title);
-    free(description);
+    for (size_t i = 0; i < nt; i++) revops_buf_free(&texts[i]);
     return rc;
 }
 
@@ -956,7 +774,7 @@ static void report_empty(a3_state *st)
         "no usage is known, so neither signal can fire and there are no findings",
     };
     for (int i = 0; i < IN_COUNT; i++)
-        if (why[i] && st->ds[i].rows == 0)
+        if (why[i] && st->bad[i].rows == 0)
             st->host->log(st->self, REVOPS_LOG_WARN, "input '%s' returned no rows (as of %s): %s",
                           input_names[i], st->as_of_text, why[i]);
 }
@@ -967,12 +785,13 @@ static revops_status a3_finalize(void *state, revops_emitter *emit)
     for (int i = 0; i < IN_COUNT; i++) report_bad(st, i);
     report_empty(st);
 
-    verdict *vs = st->count ? malloc(st->count * sizeof *vs) : NULL;
-    if (st->count && !vs) return out_of_memory(st, "finding", "(all)");
+    const revops_map *m = &st->accounts;
+    verdict *vs = m->count ? malloc(m->count * sizeof *vs) : NULL;
+    if (m->count && !vs) return out_of_memory(st, "finding", "(all)");
     size_t n = 0, suppressed = 0, with_signal = 0;
-    for (size_t i = 0; i < st->cap; i++) {
-        if (!st->slots[i]) continue;
-        verdict v = judge(st, st->slots[i]);
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->vals[i]) continue;
+        verdict v = judge(st, m->vals[i]);
         if (!v.fired) continue;
         with_signal++;
         const account *a = v.a;
@@ -994,7 +813,7 @@ static revops_status a3_finalize(void *state, revops_emitter *emit)
     for (size_t i = 0; i < n && rc == REVOPS_OK; i++) rc = emit_verdict(st, &vs[i], emit);
     st->host->log(st->self, REVOPS_LOG_INFO,
                   "A3 as of %s: %zu accounts seen, %zu with an upsell signal, %zu of them "
-                  "already have an open upsell, %zu findings", st->as_of_text, st->count,
+                  "already have an open upsell, %zu findings", st->as_of_text, m->count,
                   with_signal, suppressed, n);
     free(vs);
     return rc;
@@ -1013,8 +832,7 @@ static void a3_destroy(void *state)
 {
     a3_state *st = state;
     if (!st) return;
-    for (size_t i = 0; i < st->cap; i++) account_free(st->slots[i]);
-    free(st->slots);
+    revops_map_free(&st->accounts, account_free_value);
     free_list(st->closed, st->nclosed);
     free_list(st->upsell_types, st->nupsell_types);
     free(st);
@@ -1049,7 +867,7 @@ static int copy_list(a3_state *st, const revops_options *opts, const char *name,
     if (!*out) return -1;
     for (size_t i = 0; i < *n; i++) {
         const char *item = h->opt_list_item(opts, name, i);
-        if (!((*out)[i] = dupstr(item ? item : ""))) return -1;
+        if (!((*out)[i] = strdup(item ? item : ""))) return -1;
     }
     return 0;
 }
