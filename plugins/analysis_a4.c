@@ -19,7 +19,6 @@
 #include <revops/revops.h>
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,7 +56,7 @@ typedef struct opp_ref {
 } opp_ref;
 
 typedef struct account {
-    char *id;
+    const char *id;                 /* the key of st->accounts, freed with it */
     char *name;
     int listed;                     /* named by the accounts input */
     int has_rows;                   /* some other input had a row for it */
@@ -72,15 +71,6 @@ typedef struct account {
     size_t nopps_kept;
     opp_ref opps[A4_KEEP];          /* active first, then by id */
 } account;
-
-/* Rows we could not use, reported once per dataset with the first example. */
-typedef struct dataset_stats {
-    uint64_t rows, bad;
-    uint64_t first_row;
-    char first_problem[200];
-    int reported;
-    int seen;                       /* the input was configured: a chunk arrived */
-} dataset_stats;
 
 typedef struct a4_state {
     revops_instance *self;
@@ -99,78 +89,17 @@ typedef struct a4_state {
     size_t nclosed;
     char *metric;
 
-    account **slots;                /* open addressing, power-of-two capacity */
-    size_t cap, count;
-    dataset_stats ds[IN_COUNT];
+    revops_map accounts;            /* account id -> account */
+    revops_bad_rows bad[IN_COUNT];  /* rows we could not use, reported once per dataset */
+    int seen[IN_COUNT];             /* the input was configured: a chunk arrived */
 } a4_state;
 
-/* ------------------------------------------------------ small strings -- */
+/* ------------------------------------------------------ small things -- */
 
-/* A growable string; `failed` sticks after an allocation failure so callers
- * check once at the end instead of after every append. */
-typedef struct sbuf {
-    char *buf;
-    size_t len, cap;
-    int failed;
-} sbuf;
-
-static void sb_vprintf(sbuf *sb, const char *fmt, va_list ap)
-{
-    if (sb->failed) return;
-    va_list aq;
-    va_copy(aq, ap);
-    int n = vsnprintf(NULL, 0, fmt, aq);
-    va_end(aq);
-    if (n < 0) { sb->failed = 1; return; }
-    if (sb->len + (size_t)n + 1 > sb->cap) {
-        size_t cap = sb->cap ? sb->cap : 128;
-        while (cap < sb->len + (size_t)n + 1) cap *= 2;
-        char *p = realloc(sb->buf, cap);
-        if (!p) { sb->failed = 1; return; }
-        sb->buf = p;
-        sb->cap = cap;
-    }
-    vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);
-    sb->len += (size_t)n;
-}
-
-REVOPS_PRINTF(2, 3)
-static void sb_printf(sbuf *sb, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    sb_vprintf(sb, fmt, ap);
-    va_end(ap);
-}
-
-/* The finished string (never NULL unless allocation failed). */
-static char *sb_take(sbuf *sb)
-{
-    if (!sb->failed && !sb->buf) sb_printf(sb, "%s", "");
-    if (sb->failed) { free(sb->buf); sb->buf = NULL; }
-    char *s = sb->buf;
-    sb->buf = NULL;
-    sb->len = sb->cap = 0;
-    return s;
-}
-
-static char *dupstr(const char *s)
-{
-    size_t n = strlen(s);
-    char *p = malloc(n + 1);
-    if (p) memcpy(p, s, n + 1);
-    return p;
-}
-
-/* 1234.5 / 70 / 0.25: sums printed without noise digits. */
+/* revops_fmt_num, but a sum that rounds to zero prints "0", never "-0". */
 static void fmt_num(double x, char out[48])
 {
-    snprintf(out, 48, "%.2f", x);
-    char *dot = strchr(out, '.');
-    if (!dot) return;
-    char *end = out + strlen(out) - 1;
-    while (end > dot && *end == '0') *end-- = '\0';
-    if (end == dot) *end = '\0';
+    revops_fmt_num(x, out);
     if (strcmp(out, "-0") == 0) strcpy(out, "0");
 }
 
@@ -204,145 +133,46 @@ static void day_label(const a4_state *st, int64_t days, char out[11])
     st->host->date_format(days, out);
 }
 
-/* -------------------------------------------------------------- cells -- */
-
-typedef enum { CELL_OK, CELL_NULL, CELL_BAD } cell_status;
-
-/* An id, name or stage: text as is, an integer printed; NULL/empty is absent. */
-static const char *cell_str(const revops_value *v, char *buf, size_t n)
-{
-    switch (v->type) {
-    case REVOPS_TYPE_TEXT:
-    case REVOPS_TYPE_DATE:
-    case REVOPS_TYPE_TIMESTAMP:
-        return v->v.text.s && v->v.text.len ? v->v.text.s : NULL;
-    case REVOPS_TYPE_INT:
-        snprintf(buf, n, "%" PRId64, v->v.i);
-        return buf;
-    default:
-        return NULL;
-    }
-}
-
-static cell_status cell_date(const a4_state *st, const revops_value *v, int64_t *out)
-{
-    if (v->type == REVOPS_TYPE_NULL) return CELL_NULL;
-    if (v->type != REVOPS_TYPE_TEXT && v->type != REVOPS_TYPE_DATE &&
-        v->type != REVOPS_TYPE_TIMESTAMP)
-        return CELL_BAD;
-    *out = st->host->date_days(v->v.text.s);
-    return *out == INT64_MIN ? CELL_BAD : CELL_OK;
-}
-
-/* Sources may hand a numeric column as INT, REAL or numeric text. */
-static cell_status cell_number(const revops_value *v, double *out)
-{
-    switch (v->type) {
-    case REVOPS_TYPE_NULL: return CELL_NULL;
-    case REVOPS_TYPE_INT: *out = (double)v->v.i; return CELL_OK;
-    case REVOPS_TYPE_REAL: *out = v->v.r; return CELL_OK;
-    case REVOPS_TYPE_TEXT: {
-        char *end;
-        if (!v->v.text.len) return CELL_BAD;
-        *out = strtod(v->v.text.s, &end);
-        return *end == '\0' ? CELL_OK : CELL_BAD;
-    }
-    default: return CELL_BAD;
-    }
-}
-
-/* A cell as a warning shows it: quoted and cut short, or NULL. */
-static void cell_describe(const revops_value *v, char out[64])
-{
-    switch (v->type) {
-    case REVOPS_TYPE_NULL: snprintf(out, 64, "NULL"); break;
-    case REVOPS_TYPE_INT: snprintf(out, 64, "%" PRId64, v->v.i); break;
-    case REVOPS_TYPE_REAL: snprintf(out, 64, "%g", v->v.r); break;
-    case REVOPS_TYPE_BOOL: snprintf(out, 64, "%s", v->v.b ? "true" : "false"); break;
-    default: snprintf(out, 64, "'%.40s%s'", v->v.text.s, v->v.text.len > 40 ? "..." : ""); break;
-    }
-}
-
 /* ------------------------------------------------------- bad rows -- */
 
-REVOPS_PRINTF(3, 4)
-static void note_bad(a4_state *st, int input, const char *fmt, ...)
-{
-    dataset_stats *ds = &st->ds[input];
-    if (ds->bad++ == 0) {
-        ds->first_row = ds->rows;
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(ds->first_problem, sizeof ds->first_problem, fmt, ap);
-        va_end(ap);
-    }
-}
-
-/* Once per dataset, at its last chunk (or at finalize if that never came). */
+/* revops_bad_rows_report, in A4's own words ("rows not used"): once per
+ * dataset, at its last chunk (or at finalize if that never came). */
 static void report_bad(a4_state *st, int input)
 {
-    dataset_stats *ds = &st->ds[input];
-    if (!ds->bad || ds->reported) return;
-    ds->reported = 1;
+    revops_bad_rows *b = &st->bad[input];
+    if (!b->bad || b->reported) return;
+    b->reported = 1;
     st->host->log(st->self, REVOPS_LOG_WARN,
                   "dataset '%s': %" PRIu64 " of %" PRIu64 " rows not used (missing account, or "
                   "missing or unreadable date or value); first at row %" PRIu64 ": %s",
-                  input_names[input], ds->bad, ds->rows, ds->first_row, ds->first_problem);
+                  input_names[input], b->bad, b->rows, b->first_row, b->first);
 }
 
 /* ------------------------------------------------------- accounts -- */
 
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;   /* FNV-1a */
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
-static int table_grow(a4_state *st)
-{
-    size_t cap = st->cap ? st->cap * 2 : 256;
-    account **slots = calloc(cap, sizeof *slots);
-    if (!slots) return -1;
-    for (size_t i = 0; i < st->cap; i++) {
-        account *a = st->slots[i];
-        if (!a) continue;
-        size_t j = hash_str(a->id) & (cap - 1);
-        while (slots[j]) j = (j + 1) & (cap - 1);
-        slots[j] = a;
-    }
-    free(st->slots);
-    st->slots = slots;
-    st->cap = cap;
-    return 0;
-}
-
 /* The account `id`, created on first sight; NULL only when out of memory. */
 static account *account_get(a4_state *st, const char *id)
 {
-    if ((st->count + 1) * 10 > st->cap * 7 && table_grow(st) < 0) return NULL;
-    size_t j = hash_str(id) & (st->cap - 1);
-    for (; st->slots[j]; j = (j + 1) & (st->cap - 1))
-        if (strcmp(st->slots[j]->id, id) == 0) return st->slots[j];
-    account *a = calloc(1, sizeof *a);
-    if (!a || !(a->id = dupstr(id))) {
-        free(a);
-        return NULL;
+    void **slot = revops_map_slot(&st->accounts, id);
+    if (!slot) return NULL;
+    if (!*slot) {
+        account *a = calloc(1, sizeof *a);
+        if (!a) return NULL;
+        a->id = st->accounts.keys[slot - st->accounts.vals];
+        a->last_message = INT64_MIN;
+        *slot = a;
     }
-    a->last_message = INT64_MIN;
-    st->slots[j] = a;
-    st->count++;
-    return a;
+    return *slot;
 }
 
-static void account_free(account *a)
+static void account_free(void *p)
 {
+    account *a = p;
     if (!a) return;
     for (size_t i = 0; i < a->nopps_kept; i++) {
         free(a->opps[i].id);
         free(a->opps[i].stage);
     }
-    free(a->id);
     free(a->name);
     free(a);
 }
@@ -378,7 +208,7 @@ static int keep_opp(account *a, const char *id, const char *stage, int64_t close
     size_t pos = a->nopps_kept;
     while (pos > 0 && !opp_before(&a->opps[pos - 1], status, id)) pos--;
     if (pos >= A4_KEEP) return 0;
-    char *idc = dupstr(id), *stc = dupstr(stage ? stage : "no stage");
+    char *idc = strdup(id), *stc = strdup(stage ? stage : "no stage");
     if (!idc || !stc) {
         free(idc);
         free(stc);
@@ -426,11 +256,11 @@ static account *row_account(a4_state *st, const revops_chunk *c, int input, size
 {
     char abuf[32], what[64];
     const revops_value *av = revops_cell(c, r, (size_t)ai);
-    const char *id = cell_str(av, abuf, sizeof abuf);
+    const char *id = revops_cell_text(av, abuf, sizeof abuf);
     *oom = 0;
     if (!id) {
-        cell_describe(av, what);
-        note_bad(st, input, "sf_account_id is %s", what);
+        revops_cell_describe(av, what);
+        revops_bad_rows_note(&st->bad[input], "sf_account_id is %s", what);
         return NULL;
     }
     account *a = account_get(st, id);
@@ -446,13 +276,13 @@ static revops_status take_accounts(a4_state *st, const revops_chunk *c)
     for (size_t r = 0; r < c->nrows; r++) {
         char nbuf[32];
         int oom;
-        st->ds[IN_ACCOUNTS].rows++;
+        st->bad[IN_ACCOUNTS].rows++;
         account *a = row_account(st, c, IN_ACCOUNTS, r, ci, &oom);
         if (oom) return out_of_memory(st, c->dataset, "(account row)");
         if (!a) continue;
         a->listed = 1;
-        const char *name = cell_str(revops_cell(c, r, (size_t)ni), nbuf, sizeof nbuf);
-        if (name && !a->name && !(a->name = dupstr(name)))
+        const char *name = revops_cell_text(revops_cell(c, r, (size_t)ni), nbuf, sizeof nbuf);
+        if (name && !a->name && !(a->name = strdup(name)))
             return out_of_memory(st, c->dataset, a->id);
     }
     return REVOPS_OK;
@@ -468,7 +298,7 @@ static revops_status take_usage(a4_state *st, const revops_chunk *c)
     for (size_t r = 0; r < c->nrows; r++) {
         char what[64];
         int oom;
-        st->ds[IN_USAGE].rows++;
+        st->bad[IN_USAGE].rows++;
         account *a = row_account(st, c, IN_USAGE, r, ai, &oom);
         if (oom) return out_of_memory(st, c->dataset, "(usage row)");
         if (!a) continue;
@@ -476,14 +306,16 @@ static revops_status take_usage(a4_state *st, const revops_chunk *c)
         const revops_value *mv = revops_cell(c, r, (size_t)mi);
         int64_t day;
         double x;
-        if (cell_date(st, dv, &day) != CELL_OK) {
-            cell_describe(dv, what);
-            note_bad(st, IN_USAGE, "account %s: consumption_date is %s", a->id, what);
+        if (revops_cell_date(st->host, dv, &day) != REVOPS_CELL_OK) {
+            revops_cell_describe(dv, what);
+            revops_bad_rows_note(&st->bad[IN_USAGE], "account %s: consumption_date is %s", a->id,
+                                 what);
             continue;
         }
-        if (cell_number(mv, &x) != CELL_OK) {
-            cell_describe(mv, what);
-            note_bad(st, IN_USAGE, "account %s: %s is %s", a->id, st->metric, what);
+        if (revops_cell_number(mv, &x) != REVOPS_CELL_OK) {
+            revops_cell_describe(mv, what);
+            revops_bad_rows_note(&st->bad[IN_USAGE], "account %s: %s is %s", a->id, st->metric,
+                                 what);
             continue;
         }
         a->has_rows = 1;
@@ -511,27 +343,30 @@ static revops_status take_opportunities(a4_state *st, const revops_chunk *c)
         need_column(st, c, "last_stage_change_date", &li))
         return REVOPS_ERROR;
     for (size_t r = 0; r < c->nrows; r++) {
-        char obuf[32], sbuf_[32], what[64];
+        char obuf[32], stage_buf[32], what[64];
         int oom;
-        st->ds[IN_OPPORTUNITIES].rows++;
+        st->bad[IN_OPPORTUNITIES].rows++;
         account *a = row_account(st, c, IN_OPPORTUNITIES, r, ai, &oom);
         if (oom) return out_of_memory(st, c->dataset, "(opportunity row)");
         if (!a) continue;
-        const char *oid = cell_str(revops_cell(c, r, (size_t)oi), obuf, sizeof obuf);
+        const char *oid = revops_cell_text(revops_cell(c, r, (size_t)oi), obuf, sizeof obuf);
         if (!oid) oid = "(opportunity without id)";
-        const char *stage = cell_str(revops_cell(c, r, (size_t)si), sbuf_, sizeof sbuf_);
+        const char *stage =
+            revops_cell_text(revops_cell(c, r, (size_t)si), stage_buf, sizeof stage_buf);
         if (is_closed(st, stage)) continue;
         const revops_value *cv = revops_cell(c, r, (size_t)ci);
         const revops_value *lv = revops_cell(c, r, (size_t)li);
         int64_t close, change;
-        if (cell_date(st, cv, &close) != CELL_OK) {
-            cell_describe(cv, what);
-            note_bad(st, IN_OPPORTUNITIES, "opportunity %s: close_date is %s", oid, what);
+        if (revops_cell_date(st->host, cv, &close) != REVOPS_CELL_OK) {
+            revops_cell_describe(cv, what);
+            revops_bad_rows_note(&st->bad[IN_OPPORTUNITIES], "opportunity %s: close_date is %s",
+                                 oid, what);
             continue;
         }
-        if (cell_date(st, lv, &change) != CELL_OK) {
-            cell_describe(lv, what);
-            note_bad(st, IN_OPPORTUNITIES, "opportunity %s: last_stage_change_date is %s", oid, what);
+        if (revops_cell_date(st->host, lv, &change) != REVOPS_CELL_OK) {
+            revops_cell_describe(lv, what);
+            revops_bad_rows_note(&st->bad[IN_OPPORTUNITIES],
+                                 "opportunity %s: last_stage_change_date is %s", oid, what);
             continue;
         }
         a->has_rows = 1;
@@ -556,7 +391,7 @@ static revops_status take_calls(a4_state *st, const revops_chunk *c)
     for (size_t r = 0; r < c->nrows; r++) {
         char what[64];
         int oom;
-        st->ds[IN_CALLS].rows++;
+        st->bad[IN_CALLS].rows++;
         account *a = row_account(st, c, IN_CALLS, r, ai, &oom);
         if (oom) return out_of_memory(st, c->dataset, "(call row)");
         if (!a) continue;
@@ -564,15 +399,16 @@ static revops_status take_calls(a4_state *st, const revops_chunk *c)
         const revops_value *sv = revops_cell(c, r, (size_t)si);
         int64_t day;
         double s;
-        if (cell_date(st, dv, &day) != CELL_OK) {
-            cell_describe(dv, what);
-            note_bad(st, IN_CALLS, "account %s: call_date is %s", a->id, what);
+        if (revops_cell_date(st->host, dv, &day) != REVOPS_CELL_OK) {
+            revops_cell_describe(dv, what);
+            revops_bad_rows_note(&st->bad[IN_CALLS], "account %s: call_date is %s", a->id, what);
             continue;
         }
-        if (cell_number(sv, &s) != CELL_OK || !(s >= -1.0 && s <= 1.0)) {
-            cell_describe(sv, what);
-            note_bad(st, IN_CALLS, "account %s: sentiment is %s (a number from -1 to 1 is needed)",
-                     a->id, what);
+        if (revops_cell_number(sv, &s) != REVOPS_CELL_OK || !(s >= -1.0 && s <= 1.0)) {
+            revops_cell_describe(sv, what);
+            revops_bad_rows_note(&st->bad[IN_CALLS],
+                                 "account %s: sentiment is %s (a number from -1 to 1 is needed)",
+                                 a->id, what);
             continue;
         }
         a->has_rows = 1;
@@ -592,15 +428,16 @@ static revops_status take_messages(a4_state *st, const revops_chunk *c)
     for (size_t r = 0; r < c->nrows; r++) {
         char what[64];
         int oom;
-        st->ds[IN_MESSAGES].rows++;
+        st->bad[IN_MESSAGES].rows++;
         account *a = row_account(st, c, IN_MESSAGES, r, ai, &oom);
         if (oom) return out_of_memory(st, c->dataset, "(message row)");
         if (!a) continue;
         const revops_value *dv = revops_cell(c, r, (size_t)di);
         int64_t day;
-        if (cell_date(st, dv, &day) != CELL_OK) {
-            cell_describe(dv, what);
-            note_bad(st, IN_MESSAGES, "account %s: message_date is %s", a->id, what);
+        if (revops_cell_date(st->host, dv, &day) != REVOPS_CELL_OK) {
+            revops_cell_describe(dv, what);
+            revops_bad_rows_note(&st->bad[IN_MESSAGES], "account %s: message_date is %s", a->id,
+                                 what);
             continue;
         }
         a->has_rows = 1;
@@ -620,7 +457,7 @@ static revops_status a4_process_chunk(void *state, const revops_chunk *chunk)
                         "calls, messages", chunk->dataset ? chunk->dataset : "(null)");
         return REVOPS_ERROR;
     }
-    st->ds[input].seen = 1;
+    st->seen[input] = 1;
     revops_status rc;
     switch (input) {
     case IN_ACCOUNTS: rc = take_accounts(st, chunk); break;
@@ -655,8 +492,8 @@ static verdict judge(const a4_state *st, const account *a)
         v.last += a->usage[st->months + i];
     }
     v.measured[C_USAGE] = v.measured[C_PIPELINE] = 1;
-    v.measured[C_SENTIMENT] = st->ds[IN_CALLS].seen;
-    v.measured[C_ENGAGEMENT] = st->ds[IN_MESSAGES].seen;
+    v.measured[C_SENTIMENT] = st->seen[IN_CALLS];
+    v.measured[C_ENGAGEMENT] = st->seen[IN_MESSAGES];
 
     if (v.prev > 0) {
         v.trend = v.last / v.prev - 1.0;
@@ -708,14 +545,14 @@ static const char *who(const account *a)
     return a->name ? a->name : a->id;
 }
 
-static void usage_evidence(const a4_state *st, const verdict *v, sbuf *sb)
+static void usage_evidence(const a4_state *st, const verdict *v, revops_buf *sb)
 {
     char m[32], num[48], p0[32], p1[32], l0[32], l1[32], nl[48], np[48];
-    sb_printf(sb, "%s by month:", st->metric);
+    revops_buf_fmt(sb, "%s by month:", st->metric);
     for (int i = 0; i < 2 * st->months; i++) {
         month_label(st->first_month + i, m);
         fmt_num(v->a->usage[i], num);
-        sb_printf(sb, "%s %s %s", i ? "," : "", m, num);
+        revops_buf_fmt(sb, "%s %s %s", i ? "," : "", m, num);
     }
     month_label(st->first_month, p0);
     month_label(st->first_month + st->months - 1, p1);
@@ -724,97 +561,99 @@ static void usage_evidence(const a4_state *st, const verdict *v, sbuf *sb)
     fmt_num(v->last, nl);
     fmt_num(v->prev, np);
     if (v->prev > 0)
-        sb_printf(sb, "; last %d months (%s..%s) %s vs the %d before (%s..%s) %s: %+.1f%%; "
-                  "usage = 50 + 50 x trend / %g%%, clamped to 0..100, = %.1f", st->months, l0, l1,
-                  nl, st->months, p0, p1, np, 100.0 * v->trend, 100.0 * st->trend_full,
-                  v->c[C_USAGE]);
+        revops_buf_fmt(sb, "; last %d months (%s..%s) %s vs the %d before (%s..%s) %s: %+.1f%%; "
+                       "usage = 50 + 50 x trend / %g%%, clamped to 0..100, = %.1f", st->months,
+                       l0, l1, nl, st->months, p0, p1, np, 100.0 * v->trend,
+                       100.0 * st->trend_full, v->c[C_USAGE]);
     else
-        sb_printf(sb, "; no %s in %s..%s (no prior usage), %s in %s..%s: neutral 50", st->metric,
-                  p0, p1, nl, l0, l1);
+        revops_buf_fmt(sb, "; no %s in %s..%s (no prior usage), %s in %s..%s: neutral 50",
+                       st->metric, p0, p1, nl, l0, l1);
 }
 
-static void sentiment_evidence(const a4_state *st, const verdict *v, sbuf *sb)
+static void sentiment_evidence(const a4_state *st, const verdict *v, revops_buf *sb)
 {
     const account *a = v->a;
     char from[11], to[11], day[11];
     day_label(st, st->window_start, from);
     day_label(st, st->as_of - 1, to);
     if (!a->ncalls) {
-        sb_printf(sb, "no calls from %s to %s: neutral 50", from, to);
+        revops_buf_fmt(sb, "no calls from %s to %s: neutral 50", from, to);
         return;
     }
-    sb_printf(sb, "%" PRIu64 " call%s from %s to %s (latest first):", a->ncalls,
-              a->ncalls == 1 ? "" : "s", from, to);
+    revops_buf_fmt(sb, "%" PRIu64 " call%s from %s to %s (latest first):", a->ncalls,
+                   a->ncalls == 1 ? "" : "s", from, to);
     for (size_t i = 0; i < a->ncalls_kept; i++) {
         day_label(st, a->calls[i].day, day);
-        sb_printf(sb, "%s %s sentiment %.2f", i ? "," : "", day, a->calls[i].sentiment);
+        revops_buf_fmt(sb, "%s %s sentiment %.2f", i ? "," : "", day, a->calls[i].sentiment);
     }
     if (a->ncalls > a->ncalls_kept)
-        sb_printf(sb, " and %" PRIu64 " more", a->ncalls - (uint64_t)a->ncalls_kept);
-    sb_printf(sb, "; mean %.3f; sentiment = 50 + 50 x mean = %.1f",
-              a->sentiment_sum / (double)a->ncalls, v->c[C_SENTIMENT]);
+        revops_buf_fmt(sb, " and %" PRIu64 " more", a->ncalls - (uint64_t)a->ncalls_kept);
+    revops_buf_fmt(sb, "; mean %.3f; sentiment = 50 + 50 x mean = %.1f",
+                   a->sentiment_sum / (double)a->ncalls, v->c[C_SENTIMENT]);
 }
 
-static void engagement_evidence(const a4_state *st, const verdict *v, sbuf *sb)
+static void engagement_evidence(const a4_state *st, const verdict *v, revops_buf *sb)
 {
     const account *a = v->a;
     char from[11], to[11], last[11];
     day_label(st, st->window_start, from);
     day_label(st, st->as_of - 1, to);
     if (!a->nmessages) {
-        sb_printf(sb, "no Slack messages from %s to %s: engagement 0", from, to);
+        revops_buf_fmt(sb, "no Slack messages from %s to %s: engagement 0", from, to);
         return;
     }
     day_label(st, a->last_message, last);
     int64_t ago = st->as_of - a->last_message;
-    sb_printf(sb, "%" PRIu64 " Slack message%s from %s to %s, the last on %s (%" PRId64 " day%s "
-              "before %s)", a->nmessages, a->nmessages == 1 ? "" : "s", from, to, last, ago,
-              ago == 1 ? "" : "s", st->as_of_text);
+    revops_buf_fmt(sb, "%" PRIu64 " Slack message%s from %s to %s, the last on %s (%" PRId64 " "
+                   "day%s before %s)", a->nmessages, a->nmessages == 1 ? "" : "s", from, to, last,
+                   ago, ago == 1 ? "" : "s", st->as_of_text);
     if (ago > st->silent_days)
-        sb_printf(sb, "; silent for more than %" PRId64 " days: engagement 0", st->silent_days);
+        revops_buf_fmt(sb, "; silent for more than %" PRId64 " days: engagement 0",
+                       st->silent_days);
     else
-        sb_printf(sb, "; engagement = min(100, 100 x %" PRIu64 " / %" PRId64 ") = %.1f",
-                  a->nmessages, st->slack_target, v->c[C_ENGAGEMENT]);
+        revops_buf_fmt(sb, "; engagement = min(100, 100 x %" PRIu64 " / %" PRId64 ") = %.1f",
+                       a->nmessages, st->slack_target, v->c[C_ENGAGEMENT]);
 }
 
-static void pipeline_evidence(const a4_state *st, const verdict *v, sbuf *sb)
+static void pipeline_evidence(const a4_state *st, const verdict *v, revops_buf *sb)
 {
     const account *a = v->a;
     char close[11], change[11];
     if (!a->nopen) {
-        sb_printf(sb, "no open opportunities: neutral 50");
+        revops_buf_fmt(sb, "no open opportunities: neutral 50");
         return;
     }
-    sb_printf(sb, "%" PRIu64 " open opportunit%s:", a->nopen, a->nopen == 1 ? "y" : "ies");
+    revops_buf_fmt(sb, "%" PRIu64 " open opportunit%s:", a->nopen, a->nopen == 1 ? "y" : "ies");
     for (size_t i = 0; i < a->nopps_kept; i++) {
         const opp_ref *o = &a->opps[i];
         day_label(st, o->close, close);
         day_label(st, o->change, change);
-        sb_printf(sb, "%s %s (%s, close date %s, last stage change %s: ", i ? ";" : "", o->id,
-                  o->stage, close, change);
-        if (o->status == OPP_ACTIVE) sb_printf(sb, "active");
+        revops_buf_fmt(sb, "%s %s (%s, close date %s, last stage change %s: ", i ? ";" : "", o->id,
+                       o->stage, close, change);
+        if (o->status == OPP_ACTIVE) revops_buf_fmt(sb, "active");
         if (o->status & OPP_STALLED)
-            sb_printf(sb, "stalled %" PRId64 " days", st->as_of - o->change);
-        if (o->status == (OPP_STALLED | OPP_PAST_DUE)) sb_printf(sb, ", ");
+            revops_buf_fmt(sb, "stalled %" PRId64 " days", st->as_of - o->change);
+        if (o->status == (OPP_STALLED | OPP_PAST_DUE)) revops_buf_fmt(sb, ", ");
         if (o->status & OPP_PAST_DUE)
-            sb_printf(sb, "%" PRId64 " days past its close date", st->as_of - o->close);
-        sb_printf(sb, ")");
+            revops_buf_fmt(sb, "%" PRId64 " days past its close date", st->as_of - o->close);
+        revops_buf_fmt(sb, ")");
     }
     if (a->nopen > a->nopps_kept)
-        sb_printf(sb, " and %" PRIu64 " more", a->nopen - (uint64_t)a->nopps_kept);
+        revops_buf_fmt(sb, " and %" PRIu64 " more", a->nopen - (uint64_t)a->nopps_kept);
     if (a->nactive)
-        sb_printf(sb, "; %" PRIu64 " active (neither stalled for more than %" PRId64 " days nor "
-                  "past its close date): pipeline 100", a->nactive, st->stall_days);
+        revops_buf_fmt(sb, "; %" PRIu64 " active (neither stalled for more than %" PRId64 " days "
+                       "nor past its close date): pipeline 100", a->nactive, st->stall_days);
     else
-        sb_printf(sb, "; none active (%" PRIu64 " stalled for more than %" PRId64 " days, %" PRIu64
-                  " past the close date): pipeline 0", a->nstalled, st->stall_days, a->npast_due);
+        revops_buf_fmt(sb, "; none active (%" PRIu64 " stalled for more than %" PRId64
+                       " days, %" PRIu64 " past the close date): pipeline 0", a->nstalled,
+                       st->stall_days, a->npast_due);
 }
 
 /* Short phrases for the title: the components below neutral, worst first. */
-static void title_text(const a4_state *st, const verdict *v, sbuf *sb)
+static void title_text(const a4_state *st, const verdict *v, revops_buf *sb)
 {
     const account *a = v->a;
-    sb_printf(sb, "%s: health %.1f/100, %s", who(a), v->health, band_words[v->band]);
+    revops_buf_fmt(sb, "%s: health %.1f/100, %s", who(a), v->health, band_words[v->band]);
     int order[C_COUNT], n = 0;
     for (int i = 0; i < C_COUNT; i++)
         if (v->measured[i] && v->c[i] < 50.0) order[n++] = i;
@@ -828,103 +667,107 @@ static void title_text(const a4_state *st, const verdict *v, sbuf *sb)
     for (int k = 0; k < n; k++) {
         const char *sep = k ? ", " : " (";
         switch (order[k]) {
-        case C_USAGE: sb_printf(sb, "%susage %+.1f%%", sep, 100.0 * v->trend); break;
+        case C_USAGE: revops_buf_fmt(sb, "%susage %+.1f%%", sep, 100.0 * v->trend); break;
         case C_SENTIMENT:
-            sb_printf(sb, "%scall sentiment %.2f", sep, a->sentiment_sum / (double)a->ncalls);
+            revops_buf_fmt(sb, "%scall sentiment %.2f", sep, a->sentiment_sum / (double)a->ncalls);
             break;
         case C_ENGAGEMENT:
             if (a->nmessages && st->as_of - a->last_message > st->silent_days)
-                sb_printf(sb, "%sSlack silent %" PRId64 " days", sep, st->as_of - a->last_message);
+                revops_buf_fmt(sb, "%sSlack silent %" PRId64 " days", sep,
+                               st->as_of - a->last_message);
             else if (!a->nmessages)
-                sb_printf(sb, "%sno Slack messages", sep);
+                revops_buf_fmt(sb, "%sno Slack messages", sep);
             else
-                sb_printf(sb, "%s%" PRIu64 " Slack message%s", sep, a->nmessages,
-                          a->nmessages == 1 ? "" : "s");
+                revops_buf_fmt(sb, "%s%" PRIu64 " Slack message%s", sep, a->nmessages,
+                               a->nmessages == 1 ? "" : "s");
             break;
-        default: sb_printf(sb, "%sno active opportunity", sep); break;
+        default: revops_buf_fmt(sb, "%sno active opportunity", sep); break;
         }
     }
-    if (n) sb_printf(sb, ")");
+    if (n) revops_buf_fmt(sb, ")");
 }
 
-static void description_text(const a4_state *st, const verdict *v, sbuf *sb)
+static void description_text(const a4_state *st, const verdict *v, revops_buf *sb)
 {
     const account *a = v->a;
     if (a->name)
-        sb_printf(sb, "%s (%s)", a->name, a->id);
+        revops_buf_fmt(sb, "%s (%s)", a->name, a->id);
     else
-        sb_printf(sb, "Account %s", a->id);
-    sb_printf(sb, " scores %.1f/100 on customer health as of %s: %s (healthy from %g, watch from "
-              "%g, at risk below). Components (0..100, 50 is neutral) and weights:", v->health,
-              st->as_of_text, band_words[v->band], st->healthy_min, st->watch_min);
+        revops_buf_fmt(sb, "Account %s", a->id);
+    revops_buf_fmt(sb, " scores %.1f/100 on customer health as of %s: %s (healthy from %g, watch "
+                   "from %g, at risk below). Components (0..100, 50 is neutral) and weights:",
+                   v->health, st->as_of_text, band_words[v->band], st->healthy_min, st->watch_min);
     const char *labels[C_COUNT] = { "usage trend", "call sentiment", "Slack engagement",
                                     "open pipeline" };
     const char *sep = " ";
     for (int i = 0; i < C_COUNT; i++) {
         if (v->measured[i])
-            sb_printf(sb, "%s%s %.1f (weight %g)", sep, labels[i], v->c[i], st->weight[i]);
+            revops_buf_fmt(sb, "%s%s %.1f (weight %g)", sep, labels[i], v->c[i], st->weight[i]);
         else
-            sb_printf(sb, "%s%s not measured (input '%s' not configured)", sep, labels[i],
-                      input_names[i == C_SENTIMENT ? IN_CALLS : IN_MESSAGES]);
+            revops_buf_fmt(sb, "%s%s not measured (input '%s' not configured)", sep, labels[i],
+                           input_names[i == C_SENTIMENT ? IN_CALLS : IN_MESSAGES]);
         sep = "; ";
     }
-    sb_printf(sb, ".");
+    revops_buf_fmt(sb, ".");
     if (!(v->prev > 0) || (v->measured[C_SENTIMENT] && !a->ncalls))
-        sb_printf(sb, " Confidence is lower: %s%s%s.", !(v->prev > 0) ? "no usage in the earlier "
-                  "months to compare with" : "", !(v->prev > 0) && v->measured[C_SENTIMENT] &&
-                  !a->ncalls ? ", and " : "", v->measured[C_SENTIMENT] && !a->ncalls ?
-                  "no calls in the window" : "");
+        revops_buf_fmt(sb, " Confidence is lower: %s%s%s.", !(v->prev > 0) ? "no usage in the "
+                       "earlier months to compare with" : "",
+                       !(v->prev > 0) && v->measured[C_SENTIMENT] && !a->ncalls ? ", and " : "",
+                       v->measured[C_SENTIMENT] && !a->ncalls ? "no calls in the window" : "");
 }
 
 /* Plain-word actions: the band's, then one per weak component, worst first. */
-static void actions_text(const a4_state *st, const verdict *v, char **out, size_t *n)
+static void actions_text(const a4_state *st, const verdict *v, revops_buf *out, size_t *n)
 {
     const account *a = v->a;
-    sbuf sb = { 0 };
     char day[11];
     if (v->band == BAND_AT_RISK)
-        sb_printf(&sb, "Open a save plan for %s with the account owner and customer success this "
-                  "week, and book an executive sponsor call within 14 days", who(a));
+        revops_buf_fmt(&out[*n], "Open a save plan for %s with the account owner and customer "
+                       "success this week, and book an executive sponsor call within 14 days",
+                       who(a));
     else
-        sb_printf(&sb, "Put %s on the customer success watch list and review its health again in "
-                  "30 days", who(a));
-    out[(*n)++] = sb_take(&sb);
+        revops_buf_fmt(&out[*n], "Put %s on the customer success watch list and review its health "
+                       "again in 30 days", who(a));
+    (*n)++;
     if (v->c[C_USAGE] < 50.0) {
-        sb_printf(&sb, "Ask the customer's admin which workloads shrank (%s %+.1f%% over the last "
-                  "%d months) and offer a usage review", st->metric, 100.0 * v->trend, st->months);
-        out[(*n)++] = sb_take(&sb);
+        revops_buf_fmt(&out[*n], "Ask the customer's admin which workloads shrank (%s %+.1f%% over "
+                       "the last %d months) and offer a usage review", st->metric, 100.0 * v->trend,
+                       st->months);
+        (*n)++;
     }
     if (v->measured[C_SENTIMENT] && a->ncalls && v->c[C_SENTIMENT] < 50.0) {
         day_label(st, a->calls[0].day, day);
-        sb_printf(&sb, "Listen to the recent calls (latest on %s, mean sentiment %.2f) and agree a "
-                  "remediation plan with the champion", day, a->sentiment_sum / (double)a->ncalls);
-        out[(*n)++] = sb_take(&sb);
+        revops_buf_fmt(&out[*n], "Listen to the recent calls (latest on %s, mean sentiment %.2f) "
+                       "and agree a remediation plan with the champion", day,
+                       a->sentiment_sum / (double)a->ncalls);
+        (*n)++;
     } else if (v->measured[C_SENTIMENT] && !a->ncalls) {
-        sb_printf(&sb, "Schedule a check-in call: no call in the last %" PRId64 " days",
-                  st->window_days);
-        out[(*n)++] = sb_take(&sb);
+        revops_buf_fmt(&out[*n], "Schedule a check-in call: no call in the last %" PRId64 " days",
+                       st->window_days);
+        (*n)++;
     }
     if (v->measured[C_ENGAGEMENT] && v->c[C_ENGAGEMENT] < 50.0) {
         if (a->nmessages) {
             day_label(st, a->last_message, day);
-            sb_printf(&sb, "Re-engage the customer in the shared Slack channel (%" PRIu64
-                      " message%s in %" PRId64 " days, the last on %s)", a->nmessages,
-                      a->nmessages == 1 ? "" : "s", st->window_days, day);
+            revops_buf_fmt(&out[*n], "Re-engage the customer in the shared Slack channel (%" PRIu64
+                           " message%s in %" PRId64 " days, the last on %s)", a->nmessages,
+                           a->nmessages == 1 ? "" : "s", st->window_days, day);
         } else {
-            sb_printf(&sb, "Re-engage the customer in the shared Slack channel (no message in %"
-                      PRId64 " days)", st->window_days);
+            revops_buf_fmt(&out[*n], "Re-engage the customer in the shared Slack channel (no "
+                           "message in %" PRId64 " days)", st->window_days);
         }
-        out[(*n)++] = sb_take(&sb);
+        (*n)++;
     }
     if (a->nopen && !a->nactive) {
-        sb_printf(&sb, "Review the open opportunit%s with the owner (%s%s): agree a dated next "
-                  "step and a realistic close date, or close %s out", a->nopen == 1 ? "y" : "ies",
-                  a->opps[0].id, a->nopen > 1 ? " and others" : "", a->nopen == 1 ? "it" : "them");
-        out[(*n)++] = sb_take(&sb);
+        revops_buf_fmt(&out[*n], "Review the open opportunit%s with the owner (%s%s): agree a "
+                       "dated next step and a realistic close date, or close %s out",
+                       a->nopen == 1 ? "y" : "ies", a->opps[0].id,
+                       a->nopen > 1 ? " and others" : "", a->nopen == 1 ? "it" : "them");
+        (*n)++;
     } else if (!a->nopen && v->band == BAND_AT_RISK) {
-        sb_printf(&sb, "No open opportunity: plan the renewal or next expansion conversation "
-                  "with the account owner");
-        out[(*n)++] = sb_take(&sb);
+        revops_buf_fmt(&out[*n], "No open opportunity: plan the renewal or next expansion "
+                       "conversation with the account owner");
+        (*n)++;
     }
 }
 
@@ -936,32 +779,32 @@ static revops_status emit_verdict(a4_state *st, const verdict *v, revops_emitter
 {
     const account *a = v->a;
     revops_signal sig[C_COUNT];
-    char *evidence[C_COUNT] = { 0 };
-    char *actions[8] = { 0 };
+    revops_buf evidence[C_COUNT] = { 0 }, actions[8] = { 0 }, title = { 0 }, description = { 0 };
+    const char *action_texts[8];
     size_t ns = 0, na = 0;
-    sbuf sb = { 0 };
     int failed = 0;
 
     for (int i = 0; i < C_COUNT; i++) {
         if (!v->measured[i]) continue;
         switch (i) {
-        case C_USAGE: usage_evidence(st, v, &sb); break;
-        case C_SENTIMENT: sentiment_evidence(st, v, &sb); break;
-        case C_ENGAGEMENT: engagement_evidence(st, v, &sb); break;
-        default: pipeline_evidence(st, v, &sb); break;
+        case C_USAGE: usage_evidence(st, v, &evidence[ns]); break;
+        case C_SENTIMENT: sentiment_evidence(st, v, &evidence[ns]); break;
+        case C_ENGAGEMENT: engagement_evidence(st, v, &evidence[ns]); break;
+        default: pipeline_evidence(st, v, &evidence[ns]); break;
         }
-        evidence[ns] = sb_take(&sb);
-        failed |= !evidence[ns];
-        sig[ns] = (revops_signal){ component_names[i], v->c[i], 50.0, st->weight[i], evidence[ns] };
+        failed |= evidence[ns].oom;
+        sig[ns] = (revops_signal){ component_names[i], v->c[i], 50.0, st->weight[i],
+                                   revops_buf_cstr(&evidence[ns]) };
         ns++;
     }
     actions_text(st, v, actions, &na);
-    for (size_t i = 0; i < na; i++) failed |= !actions[i];
-    title_text(st, v, &sb);
-    char *title = sb_take(&sb);
-    description_text(st, v, &sb);
-    char *description = sb_take(&sb);
-    failed |= !title || !description;
+    for (size_t i = 0; i < na; i++) {
+        failed |= actions[i].oom;
+        action_texts[i] = revops_buf_cstr(&actions[i]);
+    }
+    title_text(st, v, &title);
+    description_text(st, v, &description);
+    failed |= title.oom || description.oom;
 
     revops_status rc = REVOPS_OK;
     if (failed) {
@@ -976,21 +819,21 @@ static revops_status emit_verdict(a4_state *st, const verdict *v, revops_emitter
             .priority = v->priority,
             .score = clamp((100.0 - v->health) / 100.0, 0.0, 1.0),
             .confidence = v->confidence,
-            .title = title,
-            .description = description,
+            .title = revops_buf_cstr(&title),
+            .description = revops_buf_cstr(&description),
             .nsignals = ns,
             .signals = sig,
             .nactions = na,
-            .recommended_actions = (const char *const *)actions,
+            .recommended_actions = action_texts,
         };
         rc = st->host->emit_finding(emit, &f);
         if (rc != REVOPS_OK)
             st->host->error(st->self, "could not emit the finding for account '%s'", a->id);
     }
-    for (size_t i = 0; i < ns; i++) free(evidence[i]);
-    for (size_t i = 0; i < na; i++) free(actions[i]);
-    free(title);
-    free(description);
+    for (size_t i = 0; i < ns; i++) revops_buf_free(&evidence[i]);
+    for (size_t i = 0; i < na; i++) revops_buf_free(&actions[i]);
+    revops_buf_free(&title);
+    revops_buf_free(&description);
     return rc;
 }
 
@@ -1000,8 +843,8 @@ static revops_status a4_finalize(void *state, revops_emitter *emit)
     for (int i = 0; i < IN_COUNT; i++) report_bad(st, i);
 
     size_t listed = 0, unlisted = 0;
-    for (size_t i = 0; i < st->cap; i++) {
-        const account *a = st->slots[i];
+    for (size_t i = 0; i < st->accounts.cap; i++) {
+        const account *a = st->accounts.vals[i];
         if (!a) continue;
         if (a->listed) listed++;
         else if (a->has_rows) unlisted++;
@@ -1017,7 +860,7 @@ static revops_status a4_finalize(void *state, revops_emitter *emit)
         return REVOPS_OK;
     }
     for (int i = IN_CALLS; i <= IN_MESSAGES; i++)
-        if (!st->ds[i].seen)
+        if (!st->seen[i])
             st->host->log(st->self, REVOPS_LOG_INFO,
                           "input '%s' is not configured: its component is left out of the score",
                           input_names[i]);
@@ -1025,9 +868,10 @@ static revops_status a4_finalize(void *state, revops_emitter *emit)
     verdict *vs = malloc(listed * sizeof *vs);
     if (!vs) return out_of_memory(st, "finding", "(all)");
     size_t n = 0, bands[3] = { 0, 0, 0 };
-    for (size_t i = 0; i < st->cap; i++) {
-        if (!st->slots[i] || !st->slots[i]->listed) continue;
-        verdict v = judge(st, st->slots[i]);
+    for (size_t i = 0; i < st->accounts.cap; i++) {
+        const account *a = st->accounts.vals[i];
+        if (!a || !a->listed) continue;
+        verdict v = judge(st, a);
         bands[v.band]++;
         if (v.band != BAND_HEALTHY) vs[n++] = v;
     }
@@ -1048,8 +892,7 @@ static void a4_destroy(void *state)
 {
     a4_state *st = state;
     if (!st) return;
-    for (size_t i = 0; i < st->cap; i++) account_free(st->slots[i]);
-    free(st->slots);
+    revops_map_free(&st->accounts, account_free);
     for (size_t i = 0; i < st->nclosed; i++) free(st->closed[i]);
     free(st->closed);
     free(st->metric);
@@ -1113,13 +956,13 @@ static int copy_options(a4_state *st, const revops_options *opts)
         return -1;
     }
     const char *metric = h->opt_string(opts, "usage_metric");
-    st->metric = dupstr(metric && *metric ? metric : "engine_hours");
+    st->metric = strdup(metric && *metric ? metric : "engine_hours");
     st->nclosed = h->opt_list_len(opts, "closed_stages");
     st->closed = calloc(st->nclosed ? st->nclosed : 1, sizeof *st->closed);
     if (!st->metric || !st->closed) goto oom;
     for (size_t i = 0; i < st->nclosed; i++) {
         const char *item = h->opt_list_item(opts, "closed_stages", i);
-        if (!(st->closed[i] = dupstr(item ? item : ""))) goto oom;
+        if (!(st->closed[i] = strdup(item ? item : ""))) goto oom;
     }
     return 0;
 oom:
