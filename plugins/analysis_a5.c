@@ -18,7 +18,6 @@
 #include <revops/revops.h>
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,14 +42,6 @@ typedef struct account {
     unsigned char *seen; /* per kept day: 1 when at least one row came */
 } account;
 
-/* Rows we could not use, reported once per dataset with the first example. */
-typedef struct dataset_stats {
-    uint64_t rows, bad, outside;
-    uint64_t first_row;
-    char first_problem[200];
-    int reported;
-} dataset_stats;
-
 typedef struct a5_state {
     revops_instance *self;
     const revops_host *host;
@@ -66,9 +57,8 @@ typedef struct a5_state {
     double critical, high, medium;
     char *metric;
 
-    account **slots;             /* open addressing, power-of-two capacity */
-    size_t cap, count;
-    dataset_stats ds[IN_COUNT];
+    revops_map accounts;         /* id -> account */
+    revops_bad_rows ds[IN_COUNT];
 } a5_state;
 
 /* ------------------------------------------------------ small strings -- */
@@ -94,15 +84,11 @@ static char *buf_take(revops_buf *b)
     return s;
 }
 
-/* 1234.5 / 70 / 0.25: values printed without noise digits. */
+/* revops_fmt_num, but a value that rounds to zero from below (a drop's
+ * bound) prints as "0", not "-0". */
 static void fmt_num(double x, char out[48])
 {
-    snprintf(out, 48, "%.2f", x);
-    char *dot = strchr(out, '.');
-    if (!dot) return;
-    char *end = out + strlen(out) - 1;
-    while (end > dot && *end == '0') *end-- = '\0';
-    if (end == dot) *end = '\0';
+    revops_fmt_num(x, out);
     if (strcmp(out, "-0") == 0) strcpy(out, "0");
 }
 
@@ -135,138 +121,44 @@ static void day_label(const a5_state *st, int64_t days, char out[11])
     st->host->date_format(days, out);
 }
 
-/* -------------------------------------------------------------- cells -- */
-
-typedef enum { CELL_OK, CELL_NULL, CELL_BAD } cell_status;
-
-/* An id or name: text as is, an integer printed; NULL/empty is absent. */
-static const char *cell_str(const revops_value *v, char *buf, size_t n)
-{
-    switch (v->type) {
-    case REVOPS_TYPE_TEXT:
-    case REVOPS_TYPE_DATE:
-    case REVOPS_TYPE_TIMESTAMP:
-        return v->v.text.s && v->v.text.len ? v->v.text.s : NULL;
-    case REVOPS_TYPE_INT:
-        snprintf(buf, n, "%" PRId64, v->v.i);
-        return buf;
-    default:
-        return NULL;
-    }
-}
-
-static cell_status cell_date(const a5_state *st, const revops_value *v, int64_t *out)
-{
-    if (v->type == REVOPS_TYPE_NULL) return CELL_NULL;
-    if (v->type != REVOPS_TYPE_TEXT && v->type != REVOPS_TYPE_DATE &&
-        v->type != REVOPS_TYPE_TIMESTAMP)
-        return CELL_BAD;
-    *out = st->host->date_days(v->v.text.s);
-    return *out == INT64_MIN ? CELL_BAD : CELL_OK;
-}
-
-/* Sources may hand a numeric column as INT, REAL or numeric text. */
-static cell_status cell_number(const revops_value *v, double *out)
-{
-    switch (v->type) {
-    case REVOPS_TYPE_NULL: return CELL_NULL;
-    case REVOPS_TYPE_INT: *out = (double)v->v.i; return CELL_OK;
-    case REVOPS_TYPE_REAL: *out = v->v.r; return CELL_OK;
-    case REVOPS_TYPE_TEXT: {
-        char *end;
-        if (!v->v.text.len) return CELL_BAD;
-        *out = strtod(v->v.text.s, &end);
-        return *end == '\0' ? CELL_OK : CELL_BAD;
-    }
-    default: return CELL_BAD;
-    }
-}
-
-/* A cell as a warning shows it: quoted and cut short, or NULL. */
-static void cell_describe(const revops_value *v, char out[64])
-{
-    switch (v->type) {
-    case REVOPS_TYPE_NULL: snprintf(out, 64, "NULL"); break;
-    case REVOPS_TYPE_INT: snprintf(out, 64, "%" PRId64, v->v.i); break;
-    case REVOPS_TYPE_REAL: snprintf(out, 64, "%g", v->v.r); break;
-    case REVOPS_TYPE_BOOL: snprintf(out, 64, "%s", v->v.b ? "true" : "false"); break;
-    default: snprintf(out, 64, "'%.40s%s'", v->v.text.s, v->v.text.len > 40 ? "..." : ""); break;
-    }
-}
-
 /* ------------------------------------------------------- bad rows -- */
 
-REVOPS_PRINTF(3, 4)
-static void note_bad(a5_state *st, int input, const char *fmt, ...)
-{
-    dataset_stats *ds = &st->ds[input];
-    if (ds->bad++ == 0) {
-        ds->first_row = ds->rows;
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(ds->first_problem, sizeof ds->first_problem, fmt, ap);
-        va_end(ap);
-    }
-}
-
-/* Once per dataset, at its last chunk (or at finalize if that never came). */
+/* Once per dataset, at its last chunk (or at finalize if that never came).
+ * Not revops_bad_rows_report: A5 says "rows not used", which its tests and
+ * docs quote. */
 static void report_bad(a5_state *st, int input)
 {
-    dataset_stats *ds = &st->ds[input];
+    revops_bad_rows *ds = &st->ds[input];
     if (!ds->bad || ds->reported) return;
     ds->reported = 1;
     st->host->log(st->self, REVOPS_LOG_WARN,
                   "dataset '%s': %" PRIu64 " of %" PRIu64 " rows not used (missing account, or "
                   "missing or unreadable date or value); first at row %" PRIu64 ": %s",
-                  input_names[input], ds->bad, ds->rows, ds->first_row, ds->first_problem);
+                  input_names[input], ds->bad, ds->rows, ds->first_row, ds->first);
 }
 
 /* ------------------------------------------------------- accounts -- */
 
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;   /* FNV-1a */
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
-static int table_grow(a5_state *st)
-{
-    size_t cap = st->cap ? st->cap * 2 : 256;
-    account **slots = calloc(cap, sizeof *slots);
-    if (!slots) return -1;
-    for (size_t i = 0; i < st->cap; i++) {
-        account *a = st->slots[i];
-        if (!a) continue;
-        size_t j = hash_str(a->id) & (cap - 1);
-        while (slots[j]) j = (j + 1) & (cap - 1);
-        slots[j] = a;
-    }
-    free(st->slots);
-    st->slots = slots;
-    st->cap = cap;
-    return 0;
-}
-
-/* The account `id`, created on first sight; NULL only when out of memory. */
+/* The account `id`, created on first sight; NULL only when out of memory
+ * (a key whose account could not be made keeps a NULL value). */
 static account *account_get(a5_state *st, const char *id)
 {
-    if ((st->count + 1) * 10 > st->cap * 7 && table_grow(st) < 0) return NULL;
-    size_t j = hash_str(id) & (st->cap - 1);
-    for (; st->slots[j]; j = (j + 1) & (st->cap - 1))
-        if (strcmp(st->slots[j]->id, id) == 0) return st->slots[j];
-    account *a = calloc(1, sizeof *a);
-    if (!a || !(a->id = dupstr(id))) {
-        free(a);
-        return NULL;
+    void **slot = revops_map_slot(&st->accounts, id);
+    if (!slot) return NULL;
+    if (!*slot) {
+        account *a = calloc(1, sizeof *a);
+        if (!a || !(a->id = dupstr(id))) {
+            free(a);
+            return NULL;
+        }
+        *slot = a;
     }
-    st->slots[j] = a;
-    st->count++;
-    return a;
+    return *slot;
 }
 
-static void account_free(account *a)
+static void account_free(void *p)
 {
+    account *a = p;
     if (!a) return;
     free(a->id);
     free(a->name);
@@ -308,13 +200,13 @@ static revops_status take_accounts(a5_state *st, const revops_chunk *c)
         char ibuf[32], nbuf[32], what[64];
         st->ds[IN_ACCOUNTS].rows++;
         const revops_value *iv = revops_cell(c, r, (size_t)ci);
-        const char *id = cell_str(iv, ibuf, sizeof ibuf);
+        const char *id = revops_cell_text(iv, ibuf, sizeof ibuf);
         if (!id) {
-            cell_describe(iv, what);
-            note_bad(st, IN_ACCOUNTS, "sf_account_id is %s", what);
+            revops_cell_describe(iv, what);
+            revops_bad_rows_note(&st->ds[IN_ACCOUNTS], "sf_account_id is %s", what);
             continue;
         }
-        const char *name = cell_str(revops_cell(c, r, (size_t)ni), nbuf, sizeof nbuf);
+        const char *name = revops_cell_text(revops_cell(c, r, (size_t)ni), nbuf, sizeof nbuf);
         account *a = account_get(st, id);
         if (!a) return out_of_memory(st, c->dataset, id);
         /* Two names for one id: the smaller one, so row order does not matter. */
@@ -342,31 +234,28 @@ static revops_status take_usage(a5_state *st, const revops_chunk *c)
         const revops_value *av = revops_cell(c, r, (size_t)ai);
         const revops_value *dv = revops_cell(c, r, (size_t)di);
         const revops_value *mv = revops_cell(c, r, (size_t)mi);
-        const char *acct = cell_str(av, abuf, sizeof abuf);
+        const char *acct = revops_cell_text(av, abuf, sizeof abuf);
         int64_t day;
         double x;
         if (!acct) {
-            cell_describe(av, what);
-            note_bad(st, IN_USAGE, "sf_account_id is %s", what);
+            revops_cell_describe(av, what);
+            revops_bad_rows_note(&st->ds[IN_USAGE], "sf_account_id is %s", what);
             continue;
         }
-        if (cell_date(st, dv, &day) != CELL_OK) {
-            cell_describe(dv, what);
-            note_bad(st, IN_USAGE, "account %s: consumption_date is %s", acct, what);
+        if (revops_cell_date(st->host, dv, &day) != REVOPS_CELL_OK) {
+            revops_cell_describe(dv, what);
+            revops_bad_rows_note(&st->ds[IN_USAGE], "account %s: consumption_date is %s", acct, what);
             continue;
         }
-        cell_status xs = cell_number(mv, &x);
-        if (xs != CELL_OK || !(x >= 0.0 && x <= A5_MAX_VALUE)) {
-            cell_describe(mv, what);
-            note_bad(st, IN_USAGE, "account %s, %s: %s is %s%s", acct, dv->v.text.s, st->metric,
-                     what, xs == CELL_OK ? " (negative, too large or not a number)" : "");
+        revops_cell_status xs = revops_cell_number(mv, &x);
+        if (xs != REVOPS_CELL_OK || !(x >= 0.0 && x <= A5_MAX_VALUE)) {
+            revops_cell_describe(mv, what);
+            revops_bad_rows_note(&st->ds[IN_USAGE], "account %s, %s: %s is %s%s", acct, dv->v.text.s, st->metric,
+                     what, xs == REVOPS_CELL_OK ? " (negative, too large or not a number)" : "");
             continue;
         }
         int64_t slot = day - st->first_day;
-        if (slot < 0 || slot >= st->ndays) {
-            st->ds[IN_USAGE].outside++;
-            continue;
-        }
+        if (slot < 0 || slot >= st->ndays) continue;
         account *a = account_get(st, acct);
         if (!a) return out_of_memory(st, c->dataset, acct);
         if (!a->micro) {
@@ -727,7 +616,7 @@ static void log_summary(a5_state *st, const a5_counts *k, size_t nfound)
     day_label(st, st->window_start, ws);
     day_label(st, st->as_of - 1, we);
     day_label(st, st->first_day, bs);
-    const dataset_stats *u = &st->ds[IN_USAGE];
+    const revops_bad_rows *u = &st->ds[IN_USAGE];
     if (u->rows == 0) {
         st->host->log(st->self, REVOPS_LOG_WARN,
                       "input 'usage' returned no rows: no usage to compare between %s and %s, "
@@ -752,19 +641,21 @@ static revops_status a5_finalize(void *state, revops_emitter *emit)
     for (int i = 0; i < IN_COUNT; i++) report_bad(st, i);
 
     a5_counts k = { 0 };
-    verdict *vs = st->count ? calloc(st->count, sizeof *vs) : NULL;
-    if (st->count && !vs) return out_of_memory(st, "finding", "(all)");
+    const revops_map *m = &st->accounts;
+    verdict *vs = m->count ? calloc(m->count, sizeof *vs) : NULL;
+    if (m->count && !vs) return out_of_memory(st, "finding", "(all)");
     size_t n = 0;
     revops_status rc = REVOPS_OK;
-    for (size_t i = 0; i < st->cap && rc == REVOPS_OK; i++) {
-        if (!st->slots[i]) continue;
-        if (judge(st, st->slots[i], &k, &vs[n]) < 0) rc = out_of_memory(st, "finding", st->slots[i]->id);
+    for (size_t i = 0; i < m->cap && rc == REVOPS_OK; i++) {
+        const account *a = m->vals[i];
+        if (!m->keys[i] || !a) continue;
+        if (judge(st, a, &k, &vs[n]) < 0) rc = out_of_memory(st, "finding", a->id);
         else if (vs[n].n) n++;
     }
     if (rc == REVOPS_OK && n) qsort(vs, n, sizeof *vs, verdict_order);
     for (size_t i = 0; i < n && rc == REVOPS_OK; i++) rc = emit_verdict(st, &vs[i], emit);
     if (rc == REVOPS_OK) log_summary(st, &k, n);
-    for (size_t i = 0; i < st->count; i++) free(vs[i].an);
+    for (size_t i = 0; i < m->count; i++) free(vs[i].an);
     free(vs);
     return rc;
 }
@@ -775,8 +666,7 @@ static void a5_destroy(void *state)
 {
     a5_state *st = state;
     if (!st) return;
-    for (size_t i = 0; i < st->cap; i++) account_free(st->slots[i]);
-    free(st->slots);
+    revops_map_free(&st->accounts, account_free);
     free(st->metric);
     free(st);
 }
