@@ -13,7 +13,6 @@
 #include <revops/revops.h>
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,13 +64,6 @@ typedef struct pattern {
     size_t comp;
 } pattern;
 
-typedef struct dataset_stats {
-    uint64_t rows, bad;
-    uint64_t first_row;
-    char first_problem[200];
-    int reported;
-} dataset_stats;
-
 typedef struct a6_state {
     revops_instance *self;
     const revops_host *host;
@@ -100,54 +92,19 @@ typedef struct a6_state {
     uint64_t multi_losses;                   /* reasons naming 2+ competitors (not counted) */
     char *multi_example;
     uint64_t closed_rows, call_rows, message_rows;  /* usable rows inside the windows */
-    dataset_stats ds[IN_COUNT];
+    revops_bad_rows ds[IN_COUNT];
 } a6_state;
 
 /* ------------------------------------------------------ small strings -- */
 
-typedef struct sbuf {
-    char *buf;
-    size_t len, cap;
-    int failed;
-} sbuf;
-
-static void sb_vprintf(sbuf *sb, const char *fmt, va_list ap)
+/* The text built so far, handed over (malloc'd; "" when nothing was added),
+ * the buffer emptied; NULL when memory ran out. */
+static char *sb_take(revops_buf *sb)
 {
-    if (sb->failed) return;
-    va_list aq;
-    va_copy(aq, ap);
-    int n = vsnprintf(NULL, 0, fmt, aq);
-    va_end(aq);
-    if (n < 0) { sb->failed = 1; return; }
-    if (sb->len + (size_t)n + 1 > sb->cap) {
-        size_t cap = sb->cap ? sb->cap : 128;
-        while (cap < sb->len + (size_t)n + 1) cap *= 2;
-        char *p = realloc(sb->buf, cap);
-        if (!p) { sb->failed = 1; return; }
-        sb->buf = p;
-        sb->cap = cap;
-    }
-    vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);
-    sb->len += (size_t)n;
-}
-
-REVOPS_PRINTF(2, 3)
-static void sb_printf(sbuf *sb, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    sb_vprintf(sb, fmt, ap);
-    va_end(ap);
-}
-
-static char *sb_take(sbuf *sb)
-{
-    if (!sb->failed && !sb->buf) sb_printf(sb, "%s", "");
-    if (sb->failed) { free(sb->buf); sb->buf = NULL; }
-    char *s = sb->buf;
-    sb->buf = NULL;
-    sb->len = sb->cap = 0;
-    sb->failed = 0;
+    if (!sb->p) revops_buf_add(sb, "", 0);
+    char *s = sb->oom ? NULL : sb->p;
+    if (!s) free(sb->p);
+    *sb = (revops_buf){ 0 };
     return s;
 }
 
@@ -243,87 +200,20 @@ static int period_of(const a6_state *st, int64_t day)
 
 /* -------------------------------------------------------------- cells -- */
 
-typedef enum { CELL_OK, CELL_NULL, CELL_BAD } cell_status;
-
+/* revops_cell_text, and a REAL id (a Slack ts read as a number) in full. */
 static const char *cell_str(const revops_value *v, char *buf, size_t n)
 {
-    switch (v->type) {
-    case REVOPS_TYPE_TEXT:
-    case REVOPS_TYPE_DATE:
-    case REVOPS_TYPE_TIMESTAMP:
-        return v->v.text.s && v->v.text.len ? v->v.text.s : NULL;
-    case REVOPS_TYPE_INT:
-        snprintf(buf, n, "%" PRId64, v->v.i);
-        return buf;
-    case REVOPS_TYPE_REAL:
-        snprintf(buf, n, "%.17g", v->v.r);
-        return buf;
-    default:
-        return NULL;
-    }
-}
-
-static cell_status cell_date(const a6_state *st, const revops_value *v, int64_t *out)
-{
-    if (v->type == REVOPS_TYPE_NULL) return CELL_NULL;
-    if (v->type != REVOPS_TYPE_TEXT && v->type != REVOPS_TYPE_DATE &&
-        v->type != REVOPS_TYPE_TIMESTAMP)
-        return CELL_BAD;
-    *out = st->host->date_days(v->v.text.s);
-    return *out == INT64_MIN ? CELL_BAD : CELL_OK;
-}
-
-static cell_status cell_number(const revops_value *v, double *out)
-{
-    switch (v->type) {
-    case REVOPS_TYPE_NULL: return CELL_NULL;
-    case REVOPS_TYPE_INT: *out = (double)v->v.i; return CELL_OK;
-    case REVOPS_TYPE_REAL: *out = v->v.r; return CELL_OK;
-    case REVOPS_TYPE_TEXT: {
-        char *end;
-        if (!v->v.text.len) return CELL_BAD;
-        *out = strtod(v->v.text.s, &end);
-        return *end == '\0' ? CELL_OK : CELL_BAD;
-    }
-    default: return CELL_BAD;
-    }
-}
-
-static void cell_describe(const revops_value *v, char out[64])
-{
-    switch (v->type) {
-    case REVOPS_TYPE_NULL: snprintf(out, 64, "NULL"); break;
-    case REVOPS_TYPE_INT: snprintf(out, 64, "%" PRId64, v->v.i); break;
-    case REVOPS_TYPE_REAL: snprintf(out, 64, "%g", v->v.r); break;
-    case REVOPS_TYPE_BOOL: snprintf(out, 64, "%s", v->v.b ? "true" : "false"); break;
-    default: snprintf(out, 64, "'%.40s%s'", v->v.text.s, v->v.text.len > 40 ? "..." : ""); break;
-    }
+    if (v->type != REVOPS_TYPE_REAL) return revops_cell_text(v, buf, n);
+    snprintf(buf, n, "%.17g", v->v.r);
+    return buf;
 }
 
 /* ------------------------------------------------------- bad rows -- */
 
-REVOPS_PRINTF(3, 4)
-static void note_bad(a6_state *st, int input, const char *fmt, ...)
-{
-    dataset_stats *ds = &st->ds[input];
-    if (ds->bad++ == 0) {
-        ds->first_row = ds->rows;
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(ds->first_problem, sizeof ds->first_problem, fmt, ap);
-        va_end(ap);
-    }
-}
-
 static void report_bad(a6_state *st, int input)
 {
-    dataset_stats *ds = &st->ds[input];
-    if (!ds->bad || ds->reported) return;
-    ds->reported = 1;
-    st->host->log(st->self, REVOPS_LOG_WARN,
-                  "dataset '%s': %" PRIu64 " of %" PRIu64 " rows not fully used (missing or "
-                  "unreadable date or value); first at row %" PRIu64 ": %s",
-                  input_names[input], ds->bad, ds->rows, ds->first_row, ds->first_problem);
+    revops_bad_rows_report(&st->ds[input], st->host, st->self, input_names[input],
+                           "missing or unreadable date or value");
 }
 
 /* ------------------------------------------------------ matching -- */
@@ -459,9 +349,10 @@ static revops_status take_opportunities(a6_state *st, const revops_chunk *c)
         if (!oid) oid = "(opportunity without id)";
         const revops_value *dv = revops_cell(c, r, (size_t)kd);
         int64_t day;
-        if (cell_date(st, dv, &day) != CELL_OK) {
-            cell_describe(dv, what);
-            note_bad(st, IN_OPPORTUNITIES, "opportunity %s: closed_at_date is %s", oid, what);
+        if (revops_cell_date(st->host, dv, &day) != REVOPS_CELL_OK) {
+            revops_cell_describe(dv, what);
+            revops_bad_rows_note(&st->ds[IN_OPPORTUNITIES], "opportunity %s: closed_at_date is %s",
+                                 oid, what);
             continue;
         }
         int per = period_of(st, day);
@@ -485,24 +376,24 @@ static revops_status take_opportunities(a6_state *st, const revops_chunk *c)
         competitor *cp = &st->comp[k];
         double amount = 0;
         const revops_value *av = revops_cell(c, r, (size_t)ka);
-        cell_status as = cell_number(av, &amount);
+        revops_cell_status as = revops_cell_number(av, &amount);
         if (won) {
             cp->p[per].wins++;
             st->comp_wins[per]++;
             continue;
         }
-        if (as != CELL_OK) {
-            cell_describe(av, what);
-            note_bad(st, IN_OPPORTUNITIES,
-                     "opportunity %s: amount is %s (the loss is counted, its amount as 0)", oid,
-                     what);
+        if (as != REVOPS_CELL_OK) {
+            revops_cell_describe(av, what);
+            revops_bad_rows_note(&st->ds[IN_OPPORTUNITIES],
+                                 "opportunity %s: amount is %s (the loss is counted, its amount "
+                                 "as 0)", oid, what);
             amount = 0;
         }
         cp->p[per].losses++;
         cp->p[per].amount_lost += amount;
         st->comp_losses[per]++;
         if (per == NOW &&
-            examples_add(&cp->losses, oid, day, as == CELL_OK, amount, rv->v.text.s,
+            examples_add(&cp->losses, oid, day, as == REVOPS_CELL_OK, amount, rv->v.text.s,
                          rv->v.text.len) < 0)
             return out_of_memory(st, "an opportunity id");
     }
@@ -527,9 +418,10 @@ static revops_status take_mentions(a6_state *st, const revops_chunk *c, int inpu
         if (!id) id = calls ? "(call without id)" : "(message without ts)";
         const revops_value *dv = revops_cell(c, r, (size_t)kd);
         int64_t day;
-        if (cell_date(st, dv, &day) != CELL_OK) {
-            cell_describe(dv, what);
-            note_bad(st, input, "%s %s: %s is %s", calls ? "call" : "message", id, datec, what);
+        if (revops_cell_date(st->host, dv, &day) != REVOPS_CELL_OK) {
+            revops_cell_describe(dv, what);
+            revops_bad_rows_note(&st->ds[input], "%s %s: %s is %s", calls ? "call" : "message", id,
+                                 datec, what);
             continue;
         }
         int per = period_of(st, day);
@@ -618,163 +510,165 @@ static int verdict_order(const void *x, const void *y)
 
 /* ------------------------------------------------------------ texts -- */
 
-static void window_text(const a6_state *st, int per, sbuf *sb)
+static void window_text(const a6_state *st, int per, revops_buf *sb)
 {
     char a[11], b[11];
     if (per == NOW) {
         st->host->date_format(st->now_start, a);
         st->host->date_format(st->as_of - 1, b);
-        sb_printf(sb, "%s..%s", a, b);
+        revops_buf_fmt(sb, "%s..%s", a, b);
     } else if (st->prev_start == INT64_MIN) {
         st->host->date_format(st->now_start, a);
-        sb_printf(sb, "before %s", a);
+        revops_buf_fmt(sb, "before %s", a);
     } else {
         st->host->date_format(st->prev_start, a);
         st->host->date_format(st->now_start - 1, b);
-        sb_printf(sb, "%s..%s", a, b);
+        revops_buf_fmt(sb, "%s..%s", a, b);
     }
 }
 
-static void examples_text(const a6_state *st, const examples *ex, sbuf *sb)
+static void examples_text(const a6_state *st, const examples *ex, revops_buf *sb)
 {
     char day[11], num[64];
     for (size_t i = 0; i < ex->n; i++) {
         const example *e = &ex->e[i];
         st->host->date_format(e->date, day);
-        sb_printf(sb, "%s%s (%s", i ? ", " : "", e->id, day);
+        revops_buf_fmt(sb, "%s%s (%s", i ? ", " : "", e->id, day);
         if (e->has_amount) {
             fmt_amount(e->amount, num);
-            sb_printf(sb, ", amount %s", num);
+            revops_buf_fmt(sb, ", amount %s", num);
         }
-        if (e->text) sb_printf(sb, ", '%s'", e->text);
-        sb_printf(sb, ")");
+        if (e->text) revops_buf_fmt(sb, ", '%s'", e->text);
+        revops_buf_fmt(sb, ")");
     }
-    if (ex->count > ex->n) sb_printf(sb, " and %" PRIu64 " more", ex->count - (uint64_t)ex->n);
+    if (ex->count > ex->n) revops_buf_fmt(sb, " and %" PRIu64 " more", ex->count - (uint64_t)ex->n);
 }
 
-static void loss_share_evidence(const a6_state *st, const verdict *v, sbuf *sb)
+static void loss_share_evidence(const a6_state *st, const verdict *v, revops_buf *sb)
 {
     const competitor *c = v->c;
-    sb_printf(sb, "%" PRIu64 " of %" PRIu64 " competitive losses closed ", c->p[NOW].losses,
-              st->comp_losses[NOW]);
+    revops_buf_fmt(sb, "%" PRIu64 " of %" PRIu64 " competitive losses closed ", c->p[NOW].losses,
+                   st->comp_losses[NOW]);
     window_text(st, NOW, sb);
-    sb_printf(sb, " name %s (%.1f%%; dominant from %g%% with at least %" PRId64
-              " competitive losses in the window and a rising share)",
-              c->name, 100.0 * v->share_now, 100.0 * st->dominant_share, st->min_losses);
+    revops_buf_fmt(sb, " name %s (%.1f%%; dominant from %g%% with at least %" PRId64
+                   " competitive losses in the window and a rising share)",
+                   c->name, 100.0 * v->share_now, 100.0 * st->dominant_share, st->min_losses);
     if (c->losses.n) {
-        sb_printf(sb, "; latest: ");
+        revops_buf_fmt(sb, "; latest: ");
         examples_text(st, &c->losses, sb);
     }
 }
 
-static void trend_evidence(const a6_state *st, const verdict *v, sbuf *sb)
+static void trend_evidence(const a6_state *st, const verdict *v, revops_buf *sb)
 {
     const competitor *c = v->c;
-    sb_printf(sb, "previous window (");
+    revops_buf_fmt(sb, "previous window (");
     window_text(st, PREV, sb);
-    sb_printf(sb, "): %" PRIu64 " of %" PRIu64 " competitive losses (%.1f%%); current window: %"
-              PRIu64 " of %" PRIu64 " (%.1f%%); %s %.1f points (rising: up %g points or more)",
-              c->p[PREV].losses, st->comp_losses[PREV], 100.0 * v->share_prev, c->p[NOW].losses,
-              st->comp_losses[NOW], 100.0 * v->share_now, v->delta >= 0 ? "up" : "down",
-              100.0 * (v->delta >= 0 ? v->delta : -v->delta), st->rising_points);
+    revops_buf_fmt(sb, "): %" PRIu64 " of %" PRIu64 " competitive losses (%.1f%%); current "
+                   "window: %" PRIu64 " of %" PRIu64 " (%.1f%%); %s %.1f points (rising: up %g "
+                   "points or more)",
+                   c->p[PREV].losses, st->comp_losses[PREV], 100.0 * v->share_prev,
+                   c->p[NOW].losses, st->comp_losses[NOW], 100.0 * v->share_now,
+                   v->delta >= 0 ? "up" : "down",
+                   100.0 * (v->delta >= 0 ? v->delta : -v->delta), st->rising_points);
 }
 
-static void amount_evidence(const a6_state *st, const verdict *v, sbuf *sb)
+static void amount_evidence(const a6_state *st, const verdict *v, revops_buf *sb)
 {
     const competitor *c = v->c;
     char now[64], prev[64];
     fmt_amount(c->p[NOW].amount_lost, now);
     fmt_amount(c->p[PREV].amount_lost, prev);
-    sb_printf(sb, "amount of the %" PRIu64 " opportunities lost to %s in ", c->p[NOW].losses,
-              c->name);
+    revops_buf_fmt(sb, "amount of the %" PRIu64 " opportunities lost to %s in ", c->p[NOW].losses,
+                   c->name);
     window_text(st, NOW, sb);
-    sb_printf(sb, ": %s; previous window (", now);
+    revops_buf_fmt(sb, ": %s; previous window (", now);
     window_text(st, PREV, sb);
-    sb_printf(sb, "): %s over %" PRIu64 " losses", prev, c->p[PREV].losses);
+    revops_buf_fmt(sb, "): %s over %" PRIu64 " losses", prev, c->p[PREV].losses);
 }
 
-static void win_rate_text(const competitor *c, int per, sbuf *sb)
+static void win_rate_text(const competitor *c, int per, revops_buf *sb)
 {
     uint64_t n = c->p[per].wins + c->p[per].losses;
-    if (n) sb_printf(sb, "%.1f%%", 100.0 * share(c->p[per].wins, n));
-    else sb_printf(sb, "n/a");
+    if (n) revops_buf_fmt(sb, "%.1f%%", 100.0 * share(c->p[per].wins, n));
+    else revops_buf_fmt(sb, "n/a");
 }
 
-static void win_rate_evidence(const a6_state *st, const verdict *v, sbuf *sb)
+static void win_rate_evidence(const a6_state *st, const verdict *v, revops_buf *sb)
 {
     const competitor *c = v->c;
-    sb_printf(sb, "%" PRIu64 " closed-won opportunities name %s in their reason and %" PRIu64
-              " closed-lost ones, ", c->p[NOW].wins, c->name, c->p[NOW].losses);
+    revops_buf_fmt(sb, "%" PRIu64 " closed-won opportunities name %s in their reason and %" PRIu64
+                   " closed-lost ones, ", c->p[NOW].wins, c->name, c->p[NOW].losses);
     window_text(st, NOW, sb);
-    sb_printf(sb, ": win rate ");
+    revops_buf_fmt(sb, ": win rate ");
     win_rate_text(c, NOW, sb);
-    sb_printf(sb, "; previous window: %" PRIu64 " won, %" PRIu64 " lost, win rate ",
-              c->p[PREV].wins, c->p[PREV].losses);
+    revops_buf_fmt(sb, "; previous window: %" PRIu64 " won, %" PRIu64 " lost, win rate ",
+                   c->p[PREV].wins, c->p[PREV].losses);
     win_rate_text(c, PREV, sb);
 }
 
-static void mention_evidence(const a6_state *st, const verdict *v, int calls, sbuf *sb)
+static void mention_evidence(const a6_state *st, const verdict *v, int calls, revops_buf *sb)
 {
     const competitor *c = v->c;
     uint64_t now = calls ? c->p[NOW].calls : c->p[NOW].messages;
     uint64_t prev = calls ? c->p[PREV].calls : c->p[PREV].messages;
     uint64_t any = calls ? st->calls_any[NOW] : st->messages_any[NOW];
-    sb_printf(sb, "%" PRIu64 " of %" PRIu64 " %s naming a competitor in ", now, any,
-              calls ? "Gong calls" : "Slack messages");
+    revops_buf_fmt(sb, "%" PRIu64 " of %" PRIu64 " %s naming a competitor in ", now, any,
+                   calls ? "Gong calls" : "Slack messages");
     window_text(st, NOW, sb);
-    sb_printf(sb, " name %s (%.1f%%); previous window: %" PRIu64, c->name,
-              100.0 * (calls ? v->call_share : v->message_share), prev);
+    revops_buf_fmt(sb, " name %s (%.1f%%); previous window: %" PRIu64, c->name,
+                   100.0 * (calls ? v->call_share : v->message_share), prev);
     const examples *ex = calls ? &c->calls : &c->messages;
     if (ex->n) {
-        sb_printf(sb, "; latest %s: ", calls ? "calls" : "messages");
+        revops_buf_fmt(sb, "; latest %s: ", calls ? "calls" : "messages");
         examples_text(st, ex, sb);
     }
 }
 
-static void title_text(const verdict *v, sbuf *sb)
+static void title_text(const verdict *v, revops_buf *sb)
 {
     const competitor *c = v->c;
     if (v->dominant)
-        sb_printf(sb, "%s dominates competitive losses: %.0f%% of recent losses (was %.0f%%)",
-                  c->name, 100.0 * v->share_now, 100.0 * v->share_prev);
+        revops_buf_fmt(sb, "%s dominates competitive losses: %.0f%% of recent losses (was %.0f%%)",
+                       c->name, 100.0 * v->share_now, 100.0 * v->share_prev);
     else if (v->rising)
-        sb_printf(sb, "%s is rising: %.0f%% of recent competitive losses (was %.0f%%)", c->name,
-                  100.0 * v->share_now, 100.0 * v->share_prev);
+        revops_buf_fmt(sb, "%s is rising: %.0f%% of recent competitive losses (was %.0f%%)",
+                       c->name, 100.0 * v->share_now, 100.0 * v->share_prev);
     else if (c->p[NOW].losses)
-        sb_printf(sb, "%s: %.0f%% of recent competitive losses (was %.0f%%)", c->name,
-                  100.0 * v->share_now, 100.0 * v->share_prev);
+        revops_buf_fmt(sb, "%s: %.0f%% of recent competitive losses (was %.0f%%)", c->name,
+                       100.0 * v->share_now, 100.0 * v->share_prev);
     else
-        sb_printf(sb, "%s: no recent competitive losses, %" PRIu64 " recent mentions", c->name,
-                  c->p[NOW].calls + c->p[NOW].messages);
+        revops_buf_fmt(sb, "%s: no recent competitive losses, %" PRIu64 " recent mentions", c->name,
+                       c->p[NOW].calls + c->p[NOW].messages);
 }
 
-static void description_text(const a6_state *st, const verdict *v, sbuf *sb)
+static void description_text(const a6_state *st, const verdict *v, revops_buf *sb)
 {
     const competitor *c = v->c;
     char amt[64];
     fmt_amount(c->p[NOW].amount_lost, amt);
-    sb_printf(sb, "As of %s, over the last %d months (", st->as_of_text, st->window_months);
+    revops_buf_fmt(sb, "As of %s, over the last %d months (", st->as_of_text, st->window_months);
     window_text(st, NOW, sb);
-    sb_printf(sb, ") we lost %" PRIu64 " opportunities to %s (%.1f%% of %" PRIu64
-              " competitive losses, amount %s); in the previous window (",
-              c->p[NOW].losses, c->name, 100.0 * v->share_now, st->comp_losses[NOW], amt);
+    revops_buf_fmt(sb, ") we lost %" PRIu64 " opportunities to %s (%.1f%% of %" PRIu64
+                   " competitive losses, amount %s); in the previous window (",
+                   c->p[NOW].losses, c->name, 100.0 * v->share_now, st->comp_losses[NOW], amt);
     window_text(st, PREV, sb);
-    sb_printf(sb, ") %" PRIu64 " (%.1f%% of %" PRIu64 "). Win rate against %s: ",
-              c->p[PREV].losses, 100.0 * v->share_prev, st->comp_losses[PREV], c->name);
+    revops_buf_fmt(sb, ") %" PRIu64 " (%.1f%% of %" PRIu64 "). Win rate against %s: ",
+                   c->p[PREV].losses, 100.0 * v->share_prev, st->comp_losses[PREV], c->name);
     win_rate_text(c, NOW, sb);
-    sb_printf(sb, ". Mentioned in %" PRIu64 " Gong calls and %" PRIu64
-              " Slack messages (previous window: %" PRIu64 " and %" PRIu64 ").",
-              c->p[NOW].calls, c->p[NOW].messages, c->p[PREV].calls, c->p[PREV].messages);
+    revops_buf_fmt(sb, ". Mentioned in %" PRIu64 " Gong calls and %" PRIu64
+                   " Slack messages (previous window: %" PRIu64 " and %" PRIu64 ").",
+                   c->p[NOW].calls, c->p[NOW].messages, c->p[PREV].calls, c->p[PREV].messages);
     if (v->dominant)
-        sb_printf(sb, " %s is the dominant competitor: its share of competitive losses is at "
-                  "least %g%% and rose.", c->name, 100.0 * st->dominant_share);
+        revops_buf_fmt(sb, " %s is the dominant competitor: its share of competitive losses is at "
+                       "least %g%% and rose.", c->name, 100.0 * st->dominant_share);
     else if (v->rising)
-        sb_printf(sb, " Its share of competitive losses rose by %.1f points (threshold %g).",
-                  100.0 * v->delta, st->rising_points);
+        revops_buf_fmt(sb, " Its share of competitive losses rose by %.1f points (threshold %g).",
+                       100.0 * v->delta, st->rising_points);
     if (st->comp_losses[NOW] < (uint64_t)st->min_losses)
-        sb_printf(sb, " Only %" PRIu64 " competitive losses in the window (fewer than %" PRId64
-                  "): too few to call a dominant competitor.", st->comp_losses[NOW],
-                  st->min_losses);
+        revops_buf_fmt(sb, " Only %" PRIu64 " competitive losses in the window (fewer than %" PRId64
+                       "): too few to call a dominant competitor.", st->comp_losses[NOW],
+                       st->min_losses);
 }
 
 /* --------------------------------------------------------- findings -- */
@@ -788,7 +682,7 @@ static revops_status emit_verdict(a6_state *st, const verdict *v, revops_emitter
     const char *actions[ACT_MAX];
     char *texts[TEXT_MAX] = { 0 };
     size_t ns = 0, na = 0, nt = 0;
-    sbuf sb = { 0 };
+    revops_buf sb = { 0 };
     int failed = 0;
 #define TAKE() (texts[nt] = sb_take(&sb), failed |= !texts[nt], texts[nt++])
 
@@ -821,35 +715,36 @@ static revops_status emit_verdict(a6_state *st, const verdict *v, revops_emitter
 
     const char *first_loss = c->losses.n ? c->losses.e[0].id : NULL;
     if (v->dominant) {
-        sb_printf(&sb, "Refresh the %s battlecard this month from the reasons of the %" PRIu64
-                  " recent losses%s%s%s and brief every account executive on it", c->name,
-                  c->p[NOW].losses, first_loss ? " (latest: " : "", first_loss ? first_loss : "",
-                  first_loss ? ")" : "");
+        revops_buf_fmt(&sb, "Refresh the %s battlecard this month from the reasons of the %" PRIu64
+                       " recent losses%s%s%s and brief every account executive on it", c->name,
+                       c->p[NOW].losses, first_loss ? " (latest: " : "",
+                       first_loss ? first_loss : "", first_loss ? ")" : "");
         actions[na++] = TAKE();
         char amt[64];
         fmt_amount(c->p[NOW].amount_lost, amt);
-        sb_printf(&sb, "Review pricing and packaging against %s with product marketing and "
-                  "finance: %s was lost to it in the last %d months", c->name, amt,
-                  st->window_months);
+        revops_buf_fmt(&sb, "Review pricing and packaging against %s with product marketing and "
+                       "finance: %s was lost to it in the last %d months", c->name, amt,
+                       st->window_months);
         actions[na++] = TAKE();
-        sb_printf(&sb, "Run loss reviews with the owners of the largest deals lost to %s and "
-                  "plan win-back outreach for those accounts", c->name);
+        revops_buf_fmt(&sb, "Run loss reviews with the owners of the largest deals lost to %s and "
+                       "plan win-back outreach for those accounts", c->name);
         actions[na++] = TAKE();
         if (c->p[NOW].calls || c->p[NOW].messages) {
-            sb_printf(&sb, "Add a %s competitive play to the open opportunities of the accounts "
-                      "that mentioned it in Gong or Slack (%" PRIu64 " calls, %" PRIu64
-                      " messages)", c->name, c->p[NOW].calls, c->p[NOW].messages);
+            revops_buf_fmt(&sb, "Add a %s competitive play to the open opportunities of the "
+                           "accounts that mentioned it in Gong or Slack (%" PRIu64 " calls, %"
+                           PRIu64 " messages)", c->name, c->p[NOW].calls, c->p[NOW].messages);
             actions[na++] = TAKE();
         }
     } else if (v->rising) {
-        sb_printf(&sb, "Watch %s: its share of competitive losses rose %.1f points; review the "
-                  "recent losses%s%s%s and update its battlecard", c->name, 100.0 * v->delta,
-                  first_loss ? " (latest: " : "", first_loss ? first_loss : "",
-                  first_loss ? ")" : "");
+        revops_buf_fmt(&sb, "Watch %s: its share of competitive losses rose %.1f points; review "
+                       "the recent losses%s%s%s and update its battlecard", c->name,
+                       100.0 * v->delta,
+                       first_loss ? " (latest: " : "", first_loss ? first_loss : "",
+                       first_loss ? ")" : "");
         actions[na++] = TAKE();
     } else {
-        sb_printf(&sb, "No change needed: keep the %s battlecard current and review this "
-                  "competitor again next month", c->name);
+        revops_buf_fmt(&sb, "No change needed: keep the %s battlecard current and review this "
+                       "competitor again next month", c->name);
         actions[na++] = TAKE();
     }
 
@@ -858,7 +753,7 @@ static revops_status emit_verdict(a6_state *st, const verdict *v, revops_emitter
     char *title = sb_take(&sb);
     description_text(st, v, &sb);
     char *description = sb_take(&sb);
-    sb_printf(&sb, "competitor:%s", c->name);
+    revops_buf_fmt(&sb, "competitor:%s", c->name);
     account_id = sb_take(&sb);
     failed |= !title || !description || !account_id;
 #undef TAKE
