@@ -198,7 +198,7 @@ if [ -f "$PLUGINS/postgres.so" ] && [ -f "$PLUGINS/firebolt.so" ] && [ -f "$PLUG
         GONG_ACCESS_KEY=k GONG_ACCESS_KEY_SECRET=s SLACK_BOT_TOKEN=xoxb-example \
         "$REVOPS" check-config -c "$top_srcdir/config/production.conf.example" > "$TMP/out" 2> "$TMP/err"
     is "$?" 0 "config/production.conf.example is valid"
-    like "$TMP/out" "ok: 5 sources, 2 actions, 1 pipeline" "it defines the five sources"
+    like "$TMP/out" "ok: 5 sources, 2 actions, 6 pipelines" "it defines the five sources and a pipeline per analysis"
     "$REVOPS" check-config -c "$top_srcdir/config/production.conf.example" > "$TMP/out" 2> "$TMP/err"
     like "$TMP/err" "environment variable SLACK_BOT_TOKEN is not set or empty" "without its environment it says which variable is missing"
 else
