@@ -590,10 +590,18 @@ static void query_library_free(revops_config *c)
 static void read_globals(revops_config *c, const config_setting_t *root, diag *d)
 {
     static const char *const keys[] = { "plugin_dir", "state_dir", "log", "retry", "timeout", "http", "aws",
-                                        "sources", "actions", "pipelines", "queries", "query_library", NULL };
+                                        "sources", "actions", "pipelines", "queries", "query_library", "knowledge_base", NULL };
     check_keys(c, root, keys, "configuration", d);
     c->queries = member(c, root, "queries", CONFIG_TYPE_GROUP, 0, "configuration", d);
     read_query_library(c, root, d);
+    const config_setting_t *kbs = member(c, root, "knowledge_base", CONFIG_TYPE_STRING, 0, "configuration", d);
+    if (kbs) {
+        c->kb_path = path_relative_to(S_FILE(kbs, c), config_setting_get_string(kbs));
+        char err[512];
+        kb *k = kb_load(c->kb_path, err, sizeof err);   /* checked now: a typo is a config error */
+        if (!k) diag_add(d, S_FILE(kbs, c), S_LINE(kbs), "knowledge_base: %s", err);
+        kb_free(k);
+    }
     for (int i = 0; c->queries && i < config_setting_length(c->queries); i++) {
         const config_setting_t *q = config_setting_get_elem(c->queries, (unsigned)i);
         char *w = xasprintf("queries.%s", config_setting_name(q));
@@ -733,6 +741,7 @@ void config_free(revops_config *c)
     }
     free(c->plugin_dir);
     free(c->state_dir);
+    free(c->kb_path);
     free(c->ca_file);
     free(c->ca_path);
     free(c->proxy);

@@ -21,6 +21,7 @@ enum {
 };
 
 /* ------------------------------------------------------------ util.c -- */
+void oom(void) __attribute__((noreturn));   /* "out of memory", abort */
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t m);
 void *xrealloc(void *p, size_t n);
@@ -235,6 +236,7 @@ typedef struct revops_config {
     config_t *cfg_keep;        /* owns the file names settings point to */
     const config_setting_t *queries;  /* top-level named queries, while loading */
     const config_setting_t *library;  /* query_library's named queries, while loading */
+    char *kb_path;             /* knowledge_base: a directory of *.md or one file */
 } revops_config;
 
 /* Read, load plugins, validate.  Returns NULL with every problem in d
@@ -245,6 +247,23 @@ conf_pipeline *config_pipeline(revops_config *c, const char *name);
 conf_instance *config_source(revops_config *c, const char *name);
 /* Only the plugin_dir setting, for `revops plugins -c FILE` (NULL if none). */
 char *config_read_plugin_dir(const char *path);
+
+/* -------------------------------------------------------------- kb.c -- */
+/* The schema knowledge base: markdown passages ranked with BM25. */
+typedef struct kb kb;
+typedef struct kb_hit {
+    const char *file;      /* owned by the kb */
+    int line;
+    const char *heading;   /* "Table x > Columns of x" */
+    const char *text;
+    double score;
+} kb_hit;
+/* A directory of *.md (sorted by name) or one file; NULL + err. */
+kb *kb_load(const char *path, char *err, size_t errlen);
+size_t kb_size(const kb *k);
+/* The best `max` passages for query, best first (ties: file, line). */
+size_t kb_search(const kb *k, const char *query, size_t max, kb_hit *out);
+void kb_free(kb *k);
 
 /* ----------------------------------------------------------- query.c -- */
 /* The SQL dialect a source plugin declares (ABI >= 1.2), else NULL. */

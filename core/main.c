@@ -5,6 +5,7 @@
 
 #include <getopt.h>
 #include <json-c/json.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -25,6 +26,8 @@ static const char usage_text[] =
     "                      run one query and print chunk K in the spec's chunk JSON\n"
     "  trigger -c FILE [PAYLOAD|-] [--dry-run] [--format F]\n"
     "                      run the pipelines matching the spec's trigger payload (JSON, argument or stdin)\n"
+    "  kb search -c FILE [-n N] [--full] [--format text|json] QUERY\n"
+    "                      the schema knowledge base passages (BM25) a data agent would get for QUERY\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE   configuration (default $REVOPS_CONFIG, else " REVOPS_CONFIG_FILE ")\n"
@@ -455,6 +458,96 @@ static int cmd_trigger(int argc, char **argv)
     return code;
 }
 
+/* `revops kb search`: what the schema knowledge base retrieves for a task. */
+static int cmd_kb(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "search") != 0)
+        return usage_error("%s", "usage: revops kb search -c FILE [-n N] [--full] [--format text|json] QUERY");
+    argc--;
+    argv++;
+    const char *path = default_config(), *format = "text";
+    long max = 5;
+    int full = 0;
+    static const struct option opts[] = {
+        { "config", required_argument, 0, 'c' }, { "top", required_argument, 0, 'n' },
+        { "full", no_argument, 0, 'F' },         { "format", required_argument, 0, 'f' },
+        { "help", no_argument, 0, 'h' },         { 0, 0, 0, 0 },
+    };
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "c:n:f:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'c': path = optarg; break;
+        case 'n': {
+            char *end;
+            max = strtol(optarg, &end, 10);
+            if (*end || max < 1 || max > 100) return usage_error("-n must be a number from 1 to 100, not '%s'", optarg);
+            break;
+        }
+        case 'F': full = 1; break;
+        case 'f': format = optarg; break;
+        case 'h': fputs(usage_text, stdout); return 0;
+        default: return usage_error("%s", "bad option for 'kb search'");
+        }
+    }
+    if (strcmp(format, "text") && strcmp(format, "json")) return usage_error("--format must be text or json, not '%s'", format);
+    if (optind != argc - 1) return usage_error("%s", "kb search takes one QUERY argument (quote it)");
+    const char *query = argv[optind];
+    int code;
+    revops_config *c = load(path, &code);
+    if (!c) return code;
+    if (!c->kb_path) {
+        fprintf(stderr, "revops: %s has no knowledge_base setting (a directory of markdown documents)\n", path);
+        config_free(c);
+        return EXIT_CONFIG;
+    }
+    char err[512];
+    kb *k = kb_load(c->kb_path, err, sizeof err);
+    if (!k) {
+        fprintf(stderr, "revops: %s\n", err);
+        config_free(c);
+        return EXIT_CONFIG;
+    }
+    kb_hit *hits = xcalloc((size_t)max, sizeof *hits);
+    size_t n = kb_search(k, query, (size_t)max, hits);
+    if (!strcmp(format, "json")) {
+        json_object *arr = json_object_new_array();
+        for (size_t i = 0; i < n; i++) {
+            json_object *o = json_object_new_object();
+            json_object_object_add(o, "rank", json_object_new_int((int)i + 1));
+            json_object_object_add(o, "score", json_object_new_double(round(hits[i].score * 1000) / 1000));
+            json_object_object_add(o, "file", json_object_new_string(hits[i].file));
+            json_object_object_add(o, "line", json_object_new_int(hits[i].line));
+            json_object_object_add(o, "heading", json_object_new_string(hits[i].heading));
+            json_object_object_add(o, "text", json_object_new_string(hits[i].text));
+            json_object_array_add(arr, o);
+        }
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "query", json_object_new_string(query));
+        json_object_object_add(o, "passages", json_object_new_int((int)kb_size(k)));
+        json_object_object_add(o, "results", arr);
+        printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(o);
+    } else {
+        printf("%zu of %zu passages match \"%s\"\n", n, kb_size(k), query);
+        for (size_t i = 0; i < n; i++) {
+            printf("\n%zu. %.3f  %s:%d  %s\n", i + 1, hits[i].score, hits[i].file, hits[i].line, hits[i].heading);
+            /* the first lines, or all with --full */
+            const char *t = hits[i].text;
+            for (int l = 0; *t && (full || l < 3); l++) {
+                size_t len = strcspn(t, "\n");
+                printf("   %.*s\n", (int)len, t);
+                t += len + (t[len] == '\n');
+            }
+            if (*t) printf("   ...\n");
+        }
+    }
+    free(hits);
+    kb_free(k);
+    config_free(c);
+    return n ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     revops_log_level lvl = REVOPS_LOG_INFO;
@@ -482,6 +575,7 @@ int main(int argc, char **argv)
     else if (!strcmp(cmd, "check-config")) code = cmd_check_config(argc - 1, argv + 1);
     else if (!strcmp(cmd, "plugins")) code = cmd_plugins(argc - 1, argv + 1);
     else if (!strcmp(cmd, "query")) code = cmd_query(argc - 1, argv + 1);
+    else if (!strcmp(cmd, "kb")) code = cmd_kb(argc - 1, argv + 1);
     else if (!strcmp(cmd, "trigger")) code = cmd_trigger(argc - 1, argv + 1);
     else code = usage_error("unknown command '%s'", cmd);
     oauth_cleanup();

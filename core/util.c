@@ -10,7 +10,7 @@
 #include <json-c/json.h>
 #include <math.h>
 
-static void oom(void)
+void oom(void)
 {
     fputs("revops: out of memory\n", stderr);
     abort();
