@@ -50,9 +50,10 @@ plugin_dir_with() {
 }
 # demo_conf DB RPC FINDINGS OUT: config/demo.conf pointed at DB, with
 # rows_per_chunk RPC, findings to FINDINGS and run records under $TMP/state
-# (config/queries.conf, which it @includes, is copied next to OUT).
+# (config/queries.conf and config/kb/, which it names, are copied next to OUT).
 demo_conf() {
     cp "$top_srcdir/config/queries.conf" "$(dirname "$4")/queries.conf"
+    mkdir -p "$(dirname "$4")/kb" && cp "$top_srcdir"/config/kb/*.md "$(dirname "$4")/kb/"
     sed -e "s|database = \"../demo/warehouse.db\"|database = \"$1\"|" \
         -e "s|rows_per_chunk = 1000;|rows_per_chunk = $2;|" \
         -e "s|path = \"../demo/findings.jsonl\"|path = \"$3\"|" \
