@@ -548,27 +548,24 @@ static char *string_setting(revops_config *c, const config_setting_t *g, const c
  * @include because libconfig 1.5 (Debian 12) prepends the include directory
  * to every @include path, absolute ones too, so
  * `@include "/usr/share/revops/queries.conf"` cannot work there. */
-static config_t library_cfg;
-static int library_loaded;
-
 static void read_query_library(revops_config *c, const config_setting_t *root, diag *d)
 {
     const config_setting_t *s = member(c, root, "query_library", CONFIG_TYPE_STRING, 0, "configuration", d);
     if (!s) return;
     char *path = path_relative_to(S_FILE(s, c), config_setting_get_string(s));
     char *dir = path_relative_to(path, ".");
-    config_init(&library_cfg);
-    library_loaded = 1;
-    config_set_include_dir(&library_cfg, dir);
+    c->library_cfg = xmalloc(sizeof *c->library_cfg);
+    config_init(c->library_cfg);
+    config_set_include_dir(c->library_cfg, dir);
     free(dir);
     struct stat st;
     if (stat(path, &st) < 0) {
         diag_add(d, S_FILE(s, c), S_LINE(s), "query_library '%s': %s", path, strerror(errno));
-    } else if (!config_read_file(&library_cfg, path)) {
-        diag_add(d, config_error_file(&library_cfg) ? intern_source_file(config_error_file(&library_cfg), c->path) : path,
-                 config_error_line(&library_cfg), "query_library: %s", config_error_text(&library_cfg));
+    } else if (!config_read_file(c->library_cfg, path)) {
+        diag_add(d, config_error_file(c->library_cfg) ? intern_source_file(config_error_file(c->library_cfg), c->path) : path,
+                 config_error_line(c->library_cfg), "query_library: %s", config_error_text(c->library_cfg));
     } else {
-        c->library = config_root_setting(&library_cfg);
+        c->library = config_root_setting(c->library_cfg);
         for (int i = 0; i < config_setting_length(c->library); i++) {
             const config_setting_t *q = config_setting_get_elem(c->library, (unsigned)i);
             char *w = xasprintf("query_library %s", config_setting_name(q));
@@ -582,8 +579,11 @@ static void read_query_library(revops_config *c, const config_setting_t *root, d
 /* The library is only read while loading: queries are copied, file names interned. */
 static void query_library_free(revops_config *c)
 {
-    if (library_loaded) config_destroy(&library_cfg);
-    library_loaded = 0;
+    if (c->library_cfg) {
+        config_destroy(c->library_cfg);
+        free(c->library_cfg);
+        c->library_cfg = NULL;
+    }
     c->library = NULL;
 }
 
@@ -598,9 +598,9 @@ static void read_globals(revops_config *c, const config_setting_t *root, diag *d
     if (kbs) {
         c->kb_path = path_relative_to(S_FILE(kbs, c), config_setting_get_string(kbs));
         char err[512];
-        kb *k = kb_load(c->kb_path, err, sizeof err);   /* checked now: a typo is a config error */
-        if (!k) diag_add(d, S_FILE(kbs, c), S_LINE(kbs), "knowledge_base: %s", err);
-        kb_free(k);
+        /* Only that it exists and holds documents: indexing waits for
+         * whoever searches, not every run's start-up. */
+        if (kb_check(c->kb_path, err, sizeof err) < 0) diag_add(d, S_FILE(kbs, c), S_LINE(kbs), "knowledge_base: %s", err);
     }
     for (int i = 0; c->queries && i < config_setting_length(c->queries); i++) {
         const config_setting_t *q = config_setting_get_elem(c->queries, (unsigned)i);

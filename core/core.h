@@ -236,6 +236,7 @@ typedef struct revops_config {
     config_t *cfg_keep;        /* owns the file names settings point to */
     const config_setting_t *queries;  /* top-level named queries, while loading */
     const config_setting_t *library;  /* query_library's named queries, while loading */
+    config_t *library_cfg;     /* the query_library file, while loading */
     char *kb_path;             /* knowledge_base: a directory of *.md or one file */
 } revops_config;
 
@@ -260,6 +261,8 @@ typedef struct kb_hit {
 } kb_hit;
 /* A directory of *.md (sorted by name) or one file; NULL + err. */
 kb *kb_load(const char *path, char *err, size_t errlen);
+/* Cheap: path exists and holds at least one markdown document; 0 or -1 + err. */
+int kb_check(const char *path, char *err, size_t errlen);
 size_t kb_size(const kb *k);
 /* The best `max` passages for query, best first (ties: file, line). */
 size_t kb_search(const kb *k, const char *query, size_t max, kb_hit *out);

@@ -222,22 +222,22 @@ static int str_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-kb *kb_load(const char *path, char *err, size_t errlen)
+/* The documents of path: its *.md sorted by name (the same index on every
+ * machine), or path itself when it is a file; -1 + err when unreadable. */
+static int kb_files(const char *path, char ***files_out, size_t *n_out, char *err, size_t errlen)
 {
     struct stat st;
     if (stat(path, &st) < 0) {
         snprintf(err, errlen, "knowledge base %s: %s", path, strerror(errno));
-        return NULL;
+        return -1;
     }
-    kb *k = xcalloc(1, sizeof *k);
     char **files = NULL;
     size_t nfiles = 0;
     if (S_ISDIR(st.st_mode)) {
         DIR *d = opendir(path);
         if (!d) {
             snprintf(err, errlen, "knowledge base %s: %s", path, strerror(errno));
-            free(k);
-            return NULL;
+            return -1;
         }
         struct dirent *de;
         while ((de = readdir(d))) {
@@ -247,17 +247,42 @@ kb *kb_load(const char *path, char *err, size_t errlen)
             files[nfiles++] = xasprintf("%s/%s", path, de->d_name);
         }
         closedir(d);
-        if (nfiles) qsort(files, nfiles, sizeof *files, str_cmp);   /* the same index on every machine */
+        if (nfiles) qsort(files, nfiles, sizeof *files, str_cmp);
     } else {
         files = xmalloc(sizeof *files);
         files[nfiles++] = xstrdup(path);
     }
-    int rc = 0;
-    for (size_t i = 0; i < nfiles; i++) {
-        if (!rc && load_doc(k, files[i], err, errlen) < 0) rc = -1;
-        free(files[i]);
-    }
+    *files_out = files;
+    *n_out = nfiles;
+    return 0;
+}
+
+static void files_free(char **files, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(files[i]);
     free(files);
+}
+
+int kb_check(const char *path, char *err, size_t errlen)
+{
+    char **files;
+    size_t n;
+    if (kb_files(path, &files, &n, err, errlen) < 0) return -1;
+    files_free(files, n);
+    if (!n) snprintf(err, errlen, "knowledge base %s: no markdown (*.md) passages found", path);
+    return n ? 0 : -1;
+}
+
+kb *kb_load(const char *path, char *err, size_t errlen)
+{
+    char **files;
+    size_t nfiles;
+    if (kb_files(path, &files, &nfiles, err, errlen) < 0) return NULL;
+    kb *k = xcalloc(1, sizeof *k);
+    int rc = 0;
+    for (size_t i = 0; i < nfiles && !rc; i++)
+        if (load_doc(k, files[i], err, errlen) < 0) rc = -1;
+    files_free(files, nfiles);
     if (!rc && !k->n) {
         snprintf(err, errlen, "knowledge base %s: no markdown (*.md) passages found", path);
         rc = -1;

@@ -183,12 +183,20 @@ static size_t total(const view *v)
     return v->batch->nfindings;
 }
 
+/* "N findings: a critical, b high, c medium, d low" from counts by priority */
+static void counts_text(const size_t *counts, char *buf, size_t n)
+{
+    size_t t = counts[0] + counts[1] + counts[2] + counts[3];
+    snprintf(buf, n, "%zu finding%s: %zu critical, %zu high, %zu medium, %zu low", t, t == 1 ? "" : "s",
+             counts[REVOPS_PRIORITY_CRITICAL], counts[REVOPS_PRIORITY_HIGH], counts[REVOPS_PRIORITY_MEDIUM],
+             counts[REVOPS_PRIORITY_LOW]);
+}
+
 static void counts_line(FILE *out, const view *v)
 {
-    fprintf(out, "%zu finding%s: %zu critical, %zu high, %zu medium, %zu low", total(v),
-            total(v) == 1 ? "" : "s", v->counts[REVOPS_PRIORITY_CRITICAL],
-            v->counts[REVOPS_PRIORITY_HIGH], v->counts[REVOPS_PRIORITY_MEDIUM],
-            v->counts[REVOPS_PRIORITY_LOW]);
+    char line[160];
+    counts_text(v->counts, line, sizeof line);
+    fputs(line, out);
 }
 
 /* ------------------------------------------------------------- text -- */
@@ -479,15 +487,6 @@ static int item_cmp(const void *pa, const void *pb)
     return k ? k : strcmp(a->title, b->title);
 }
 
-static void digest_counts(const size_t *counts, size_t *total_out, char *buf, size_t n)
-{
-    size_t t = counts[0] + counts[1] + counts[2] + counts[3];
-    if (total_out) *total_out = t;
-    snprintf(buf, n, "%zu finding%s: %zu critical, %zu high, %zu medium, %zu low", t, t == 1 ? "" : "s",
-             counts[REVOPS_PRIORITY_CRITICAL], counts[REVOPS_PRIORITY_HIGH], counts[REVOPS_PRIORITY_MEDIUM],
-             counts[REVOPS_PRIORITY_LOW]);
-}
-
 static void digest_write_text(report_ctx *c, const size_t *counts, FILE *out)
 {
     char when[32], line[160];
@@ -495,12 +494,12 @@ static void digest_write_text(report_ctx *c, const size_t *counts, FILE *out)
     fprintf(out, "%s\n", c->title);
     repeat(out, '=', utf8_width(c->title, strlen(c->title)));
     fprintf(out, "\nGenerated: %s\n", when);
-    digest_counts(counts, NULL, line, sizeof line);
+    counts_text(counts, line, sizeof line);
     fprintf(out, "%s across %zu pipeline%s\n\n", line, c->nruns, c->nruns == 1 ? "" : "s");
     for (size_t i = 0; i < c->nruns; i++) {
         const digest_run *r = &c->runs[i];
         const char *label = analysis_label(r->analysis);
-        digest_counts(r->counts, NULL, line, sizeof line);
+        counts_text(r->counts, line, sizeof line);
         fprintf(out, "  %-22s %s%s%s: %s\n", r->pipeline, r->analysis, label ? " " : "", label ? label : "", line);
     }
     if (!c->nitems) {
@@ -534,13 +533,13 @@ static void digest_write_markdown(report_ctx *c, const size_t *counts, FILE *out
     fprintf(out, "# ");
     md(out, c->title);
     fprintf(out, "\n\n- **Generated:** %s\n", when);
-    digest_counts(counts, NULL, line, sizeof line);
+    counts_text(counts, line, sizeof line);
     fprintf(out, "- **%s** across %zu pipeline%s\n\n| Pipeline | Analysis | Findings |\n|---|---|---|\n", line, c->nruns,
             c->nruns == 1 ? "" : "s");
     for (size_t i = 0; i < c->nruns; i++) {
         const digest_run *r = &c->runs[i];
         const char *label = analysis_label(r->analysis);
-        digest_counts(r->counts, NULL, line, sizeof line);
+        counts_text(r->counts, line, sizeof line);
         fprintf(out, "| ");
         md(out, r->pipeline);
         fprintf(out, " | %s%s%s | %s |\n", r->analysis, label ? " " : "", label ? label : "", line);
