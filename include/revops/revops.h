@@ -37,7 +37,7 @@ extern "C" {
 #endif
 
 #define REVOPS_ABI_MAJOR 1
-#define REVOPS_ABI_MINOR 2
+#define REVOPS_ABI_MINOR 3
 #define REVOPS_PLUGIN_MAGIC 0x52564f50u /* "RVOP" */
 #define REVOPS_DESCRIPTOR_SYMBOL "revops_plugin_descriptor"
 
@@ -65,7 +65,8 @@ typedef enum revops_status {
 typedef enum revops_kind {
     REVOPS_KIND_SOURCE = 1,
     REVOPS_KIND_ANALYSIS = 2,
-    REVOPS_KIND_ACTION = 3
+    REVOPS_KIND_ACTION = 3,
+    REVOPS_KIND_MODEL = 4       /* since 1.3: a language model provider */
 } revops_kind;
 
 typedef enum revops_log_level {
@@ -360,6 +361,15 @@ typedef struct revops_finding {
      * retries), so the finding rests on partial data.  Plugins emitting a
      * finding leave it 0; the core ignores what they put there. */
     int partial;
+    /* Since 1.3, set by the core when a model narrated the finding (NULL / 0
+     * otherwise): a summary and next steps the model wrote, checked against
+     * the narrative schema.  They add to title/description/actions and never
+     * change the score or priority.  Plugins emitting a finding leave them
+     * NULL / 0; the core ignores what they put there. */
+    const char *narrative;
+    size_t nnext_steps;
+    const char *const *next_steps;
+    const char *narrative_model;  /* the model that wrote them */
 } revops_finding;
 
 /* --------------------------------------------------------- host services -- */
@@ -564,6 +574,21 @@ typedef struct revops_host {
                                 char **b64url_signature);
     /* base64 of data (url: base64url without padding); free with host->free. */
     char *(*base64)(const void *data, size_t len, int url);
+
+    /* ---- since 1.3 ------------------------------------------------------ */
+
+    /* HTTP signed with AWS Signature Version 4 by the host's own signer
+     * (OpenSSL HMAC-SHA256; each path segment encoded twice in the canonical
+     * request as every AWS service but S3 requires, which Debian 12's
+     * libcurl CURLOPT_AWS_SIGV4 does not do).  Every attempt is signed
+     * afresh; retries as for http.  Credentials: AWS_ACCESS_KEY_ID,
+     * AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN), else the shared
+     * credentials file (AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials)
+     * section `profile` (NULL: AWS_PROFILE, else "default").  The host adds
+     * Host, X-Amz-Date, X-Amz-Security-Token (temporary credentials) and
+     * Authorization; req->headers are signed too. */
+    revops_status (*http_aws)(revops_instance *self, const revops_http_request *req, const char *service,
+                              const char *region, const char *profile, revops_http_response *resp);
 } revops_host;
 
 /* ------------------------------------------------------------ plugin kinds -- */
@@ -642,6 +667,81 @@ typedef struct revops_action_vtable {
     revops_status (*deliver)(void *ctx, const revops_batch *batch, revops_delivery *results);
     void (*close)(void *ctx);
 } revops_action_vtable;
+
+/* ------------------------------------------------------ models (1.3) -- */
+
+/* A model plugin translates one provider-neutral conversation turn into its
+ * provider's API (Bedrock Converse, Anthropic Messages, OpenAI Chat
+ * Completions) and the answer back.  The core owns everything else: the
+ * conversation, the tool loop and its bounds, token budgets, data
+ * classification (what may be sent at all) and pseudonymisation.  A model
+ * plugin sends exactly what it is given. */
+
+typedef enum revops_block_type {
+    REVOPS_BLOCK_TEXT = 1,
+    REVOPS_BLOCK_TOOL_USE = 2,     /* assistant: call tool `name` with `input_json` */
+    REVOPS_BLOCK_TOOL_RESULT = 3   /* user: the result of the call with id `id` */
+} revops_block_type;
+
+typedef struct revops_block {
+    revops_block_type type;
+    const char *text;        /* TEXT; TOOL_RESULT: the result (JSON text) */
+    const char *id;          /* TOOL_USE: the provider's call id; TOOL_RESULT: the id it answers */
+    const char *name;        /* TOOL_USE: the tool */
+    const char *input_json;  /* TOOL_USE: the arguments, one JSON object as text */
+    int is_error;            /* TOOL_RESULT: the call failed; text says why */
+} revops_block;
+
+typedef enum revops_role {
+    REVOPS_ROLE_USER = 1,
+    REVOPS_ROLE_ASSISTANT = 2
+} revops_role;
+
+typedef struct revops_message {
+    revops_role role;
+    size_t nblocks;
+    const revops_block *blocks;
+} revops_message;
+
+typedef struct revops_model_request {
+    const char *system;                /* may be NULL */
+    size_t nmessages;                  /* starts with a user message, roles alternate */
+    const revops_message *messages;
+    size_t ntools;                     /* 0: no tools offered */
+    const revops_tool *tools;
+    int64_t max_tokens;                /* cap on the reply's tokens */
+    double temperature;                /* < 0: the provider's default */
+    int json_answer;                   /* the caller wants one JSON object as the answer */
+} revops_model_request;
+
+typedef enum revops_stop_reason {
+    REVOPS_STOP_END_TURN = 1,          /* a final answer */
+    REVOPS_STOP_TOOL_USE = 2,          /* the reply holds TOOL_USE blocks to run */
+    REVOPS_STOP_MAX_TOKENS = 3,        /* cut at max_tokens */
+    REVOPS_STOP_OTHER = 4              /* refusal, content filter, ... */
+} revops_stop_reason;
+
+/* Filled by complete(); the strings and blocks belong to the plugin and stay
+ * valid until its next complete() or close(). */
+typedef struct revops_model_reply {
+    size_t nblocks;
+    const revops_block *blocks;        /* TEXT and TOOL_USE blocks, in the provider's order */
+    revops_stop_reason stop;
+    int64_t input_tokens, output_tokens;  /* as the provider counted them; -1 unknown */
+    const char *model;                 /* the model that answered, as the provider names it */
+} revops_model_reply;
+
+typedef struct revops_model_vtable {
+    revops_status (*open)(revops_instance *self, const revops_host *host,
+                          const revops_options *opts, void **ctx);
+    /* One turn.  OK with the reply; RETRY when the provider stayed
+     * throttled or unavailable through the host's HTTP retries; ERROR for
+     * anything final (bad credentials, a 4xx, an answer that is not the
+     * provider's format), said with host->error naming the provider's own
+     * error type and message. */
+    revops_status (*complete)(void *ctx, const revops_model_request *req, revops_model_reply *reply);
+    void (*close)(void *ctx);
+} revops_model_vtable;
 
 /* -------------------------------------------------- analysis helpers -- */
 /* Header-only conveniences every analysis needs, so plugins share one copy
@@ -844,6 +944,7 @@ typedef struct revops_plugin {
         const revops_source_vtable *source;
         const revops_analysis_vtable *analysis;
         const revops_action_vtable *action;
+        const revops_model_vtable *model;   /* since 1.3 */
     } vt;
 } revops_plugin;
 
