@@ -64,6 +64,7 @@ import string
 import sys
 import time
 
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fake_model  # noqa: E402
 
@@ -137,7 +138,7 @@ class OpenAI(fake_model.Provider):
         if status == 403:
             return self.body(403, message, "invalid_request_error", None, "unsupported_country_region_territory")
         if status == 404:
-            return self.body(404, message, "invalid_request_error", None, "model_not_found")
+            return self.body(404, message, "invalid_request_error", None, "model_not_found" if turn else None)
         return self.bad(message)
 
     # ------------------------------------------------------------- checks --
