@@ -132,8 +132,8 @@ is "$(out tools "d['blocks'][0]['text']")" "Let me query the warehouse." "tools:
 is "$(out tools "d['blocks'][1]['name'], d['blocks'][1]['input']")" "('run_sql', {'sql': 'SELECT count(*) FROM accounts WHERE risk > 0.7'})" \
     "tools: the first call's name and its arguments as a JSON object"
 is "$(out tools "d['blocks'][2]['name'], d['blocks'][2]['input']")" "('kb_search', {'q': 'risk score'})" "tools: the second call"
-is "$(out tools "[b['id'][:5] for b in d['blocks'][1:]], len(set(b['id'] for b in d['blocks'][1:]))")" "(['call_', 'call_'], 2)" \
-    "tools: each call keeps OpenAI's own id (call_...)"
+is "$(out tools "[__import__('re').fullmatch('call_[A-Za-z0-9]{24}', b['id']) is not None for b in d['blocks'][1:]], len(set(b['id'] for b in d['blocks'][1:]))")" "([True, True], 2)" \
+    "tools: each call keeps OpenAI's own id (call_ and 24 characters)"
 is "$(rec tools "R[0]['b']['tools'][0]")" \
     "{'type': 'function', 'function': {'name': 'run_sql', 'description': 'Run one read-only SQL query', 'parameters': $SCHEMA_PY}}" "tools: {type: function, function: {name, description, parameters}} with the schema embedded as JSON"
 is "$(rec tools "type(R[0]['b']['tools'][1]['function']['parameters']).__name__, len(R[0]['b']['tools'])")" "('dict', 2)" \
