@@ -163,6 +163,20 @@ void sleep_seconds(double s)
     while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {}
 }
 
+void sha256_raw(const void *data, size_t len, unsigned char out[32])
+{
+    unsigned int mdlen = 0;
+    EVP_Digest(data, len, out, &mdlen, EVP_sha256(), NULL);
+}
+
+char *json_quote_string(const char *s)
+{
+    json_object *o = json_object_new_string(s ? s : "");
+    char *r = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(o);
+    return r;
+}
+
 void sha256_hex(const void *data, size_t len, char out[65])
 {
     unsigned char md[EVP_MAX_MD_SIZE];
