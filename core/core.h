@@ -53,6 +53,8 @@ void sha256_hex(const void *data, size_t len, char out[65]);
 void sha256_raw(const void *data, size_t len, unsigned char out[32]);
 /* s as a JSON string literal, quotes included (malloc'd). */
 char *json_quote_string(const char *s);
+/* json_object_new_string with printf formatting (json-c 0.16 has none). */
+struct json_object *json_string_fmt(const char *fmt, ...) REVOPS_PRINTF(1, 2);
 
 /* ------------------------------------------------------------- log.c -- */
 typedef enum { LOG_FORMAT_TEXT, LOG_FORMAT_JSON } log_format;
@@ -499,6 +501,8 @@ typedef struct run_result {
     size_t by_priority[4];
     action_stats *actions;
     size_t nactions;
+    struct json_object *model;     /* the model step's record (agent, narrative, tokens); NULL without a model */
+    size_t narrated;               /* findings with a model narrative */
 } run_result;
 
 /* Open a source, action or model instance: secrets resolved, open retried
@@ -562,6 +566,13 @@ struct json_object *agent_result_json(const agent_result *r);
 void agent_result_free(agent_result *r);
 void transcript_write(const revops_config *c, const char *session_id, const char *purpose, const char *system,
                       const convo *cv, const privacy *pv);
+
+/* ---------------------------------------------------------- narrate.c -- */
+/* Narrate n findings in batches; 0 when every one got a narrative.  The
+ * record gets batches, narrated, repaired_batches, invalid_batches, notes. */
+int narrate_findings(revops_config *c, model_session *ms, privacy *pv, revops_finding **f, size_t n, size_t batch,
+                     const char *agent_notes, const char *session_id, struct json_object *record);
+const char *narrative_schema(void);
 
 /* ------------------------------------------------------------- ask.c -- */
 typedef struct ask_options {

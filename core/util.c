@@ -3,6 +3,7 @@
 #include "core.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -167,6 +168,17 @@ void sha256_raw(const void *data, size_t len, unsigned char out[32])
 {
     unsigned int mdlen = 0;
     EVP_Digest(data, len, out, &mdlen, EVP_sha256(), NULL);
+}
+
+struct json_object *json_string_fmt(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = xvasprintf(fmt, ap);
+    va_end(ap);
+    json_object *o = json_object_new_string(s);
+    free(s);
+    return o;
 }
 
 char *json_quote_string(const char *s)
