@@ -30,9 +30,9 @@
  * The host owns the retries (429 honouring retry-after, 5xx, timeouts).  A
  * final non-2xx is ERROR "HTTP <status> <error.type>: <error.message>"; RETRY
  * from the host (throttled or unavailable through every retry) is RETRY with
- * the API's own message.  529 overloaded_error is transient by the docs: when
- * the host hands it back as a final status (its retry list may not name 529)
- * this plugin returns RETRY too, so the caller's policy decides.
+ * the API's own message.  529 overloaded_error is transient by the docs; the
+ * host retries it (revops 0.1 core/http.c), and should an older host hand it
+ * back as a final status, this plugin returns RETRY for it all the same.
  *
  * Not used: streaming, prompt caching, extended thinking, tool_choice, stop
  * sequences.  json_answer is not sent anywhere: the Messages API has no JSON

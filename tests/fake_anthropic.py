@@ -168,7 +168,8 @@ class Anthropic(fake_model.Provider):
                 self.validate_block(i, j, m["role"], b)
         if msgs[0]["role"] != "user":
             raise Invalid("messages: first message must use the \"user\" role")
-        # tool_use / tool_result pairing
+        # tool_use / tool_result pairing: results naming an unknown call first,
+        # then calls left unanswered
         for i, m in enumerate(msgs):
             results = [(j, b) for j, b in enumerate(blocks_of(m)) if b.get("type") == "tool_result"]
             if results:
@@ -180,6 +181,7 @@ class Anthropic(fake_model.Provider):
                         raise Invalid("messages.%d.content.%d: unexpected `tool_use_id` found in `tool_result` "
                                       "blocks: %s. Each `tool_result` block must have a corresponding `tool_use` "
                                       "block in the previous message." % (i, j, b["tool_use_id"]))
+        for i, m in enumerate(msgs):
             uses = [b["id"] for b in blocks_of(m) if b.get("type") == "tool_use"]
             if uses and i + 1 < len(msgs):
                 answered = {b["tool_use_id"] for b in blocks_of(msgs[i + 1]) if b.get("type") == "tool_result"}
