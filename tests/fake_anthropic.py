@@ -31,6 +31,10 @@ Anthropic's public documentation:
       A wrong key is 401 authentication_error "invalid x-api-key"; a missing
       max_tokens is 400 invalid_request_error "max_tokens: Field required".
 
+Besides fake_model's turns, a turn {"status": N, "error_body": "..."} answers
+status N with exactly that body (text/html), as a proxy in front of the API
+might, for the plugin's handling of an error that is not Anthropic's.
+
 Checks made before a turn is taken (a request they refuse does not consume a
 turn; it is still recorded): the path, x-api-key (401), anthropic-version and
 content-type (400), the JSON body, the required fields and their types, the
@@ -92,6 +96,9 @@ class Anthropic(fake_model.Provider):
         rid = self.request_id()
         body = {"type": "error", "error": {"type": etype, "message": message}, "request_id": rid}
         headers = [("Content-Type", "application/json"), ("request-id", rid)]
+        if turn and "error_body" in turn:
+            # what a proxy in front of the API may answer instead (this fake only)
+            return status, [("Content-Type", "text/html")], turn["error_body"].encode()
         if turn and "retry_after" in turn:
             headers.append(("retry-after", str(turn["retry_after"])))
         elif status == 429:

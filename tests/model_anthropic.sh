@@ -34,6 +34,7 @@ cat > "$TMP/script.json" <<'S'
   {"status": 529, "error": "Overloaded"},
   {"status": 529, "error": "Overloaded"},
   {"status": 400, "error": "prompt is too long: 210000 tokens > 200000 maximum"},
+  {"status": 404, "error_body": "<html><body><h1>404 Not Found</h1>\nnginx</body></html>"},
   {"raw": "{\"id\": \"msg_01x\", \"type\": \"message\", \"content\": [{\"type\": \"text\", \"te"},
   {"raw": "{\"id\": \"msg_01y\", \"type\": \"message\", \"role\": \"assistant\"}"},
   {"stop": "max_tokens", "text": "The answer was cut"},
@@ -229,6 +230,13 @@ like "$TMP/e400.out" "HTTP 400 invalid_request_error: prompt is too long: 210000
 like "$TMP/e400.out" "(request_id req_01" "400: the request id, for Anthropic's support"
 is "$(requests e400)" 1 "400: not retried"
 
+# an error body that is not Anthropic's (a proxy's page): its start is quoted
+cp "$TMP/plain.req.json" "$TMP/proxy.req.json"
+turn proxy
+is "$(out proxy "d['status']")" error "proxy 404: status error"
+like "$TMP/proxy.out" "HTTP 404 (no error type): not Anthropic's error format: <html><body><h1>404 Not Found</h1> nginx" \
+     "proxy 404: the status and the start of the body, on one line"
+
 # --------------------------------------------------- 200 that is not a message
 cp "$TMP/plain.req.json" "$TMP/badjson.req.json"
 turn badjson
@@ -263,7 +271,37 @@ like "$TMP/badkey.out" "HTTP 401 authentication_error: invalid x-api-key" "wrong
 is "$(requests badkey)" 1 "wrong key: not retried"
 is "$(body badkey "h.get('x-api-key') == '$WRONG'")" True "wrong key: it was the key sent"
 
-# anthropic_version, model and a base_url with a trailing '/' (the 401 above took no turn)
+# ------------------------------------------------------------ the fake itself
+# post BODY-JSON [HEADER=VALUE ...]: "status error.type: error.message" of a raw request
+post() {
+    "$PYTHON" - "$BASE" "$@" <<'P'
+import json, sys, urllib.request, urllib.error
+base, body, hdrs = sys.argv[1], sys.argv[2], dict(a.split("=", 1) for a in sys.argv[3:])
+path = hdrs.pop("PATH", "/v1/messages")
+req = urllib.request.Request(base + path, data=body.encode(), method="POST", headers=hdrs)
+try:
+    r = urllib.request.urlopen(req, timeout=5)
+    print(r.status)
+except urllib.error.HTTPError as e:
+    d = json.loads(e.read())
+    print(e.code, d["type"], d["error"]["type"] + ":", d["error"]["message"])
+P
+}
+GOOD='{"model": "claude-sonnet-4-5", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}'
+H="content-type=application/json"
+is "$(post "$GOOD" $H anthropic-version=2023-06-01)" "401 error authentication_error: x-api-key header is required" \
+   "fake: no x-api-key -> 401"
+is "$(post '{"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "hi"}]}' $H x-api-key=$KEY anthropic-version=2023-06-01)" \
+   "400 error invalid_request_error: max_tokens: Field required" "fake: no max_tokens -> the API's 400"
+is "$(post "$GOOD" $H x-api-key=$KEY)" "400 error invalid_request_error: anthropic-version: header is required" \
+   "fake: no anthropic-version -> 400"
+is "$(post '{"model": "m", "max_tokens": 5, "tools": [{"name": "t", "input_schema": "{\"type\": \"object\"}"}], "messages": [{"role": "user", "content": "hi"}]}' $H x-api-key=$KEY anthropic-version=2023-06-01)" \
+   "400 error invalid_request_error: tools.0.input_schema: Input should be a valid dictionary" "fake: a schema as a string -> 400"
+is "$(post "$GOOD" $H x-api-key=$KEY anthropic-version=2023-06-01 PATH=/v1/complete)" \
+   "404 error not_found_error: fake: no such endpoint /v1/complete" "fake: another path -> 404"
+
+# anthropic_version, model and a base_url with a trailing '/' (the 401 and
+# the refused requests above took no turn)
 cp "$TMP/plain.req.json" "$TMP/version.req.json"
 turn version v
 is "$(out version "d['status'], d['blocks'][0]['text']")" "('ok', 'still here')" "options: the refused requests took no turn"
