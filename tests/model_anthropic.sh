@@ -314,5 +314,8 @@ cat "$TMP"/*.out "$TMP"/*.err > "$TMP/all.txt"
 unlike "$TMP/all.txt" "$KEY" "the API key appears in no output or error"
 unlike "$TMP/all.txt" "$WRONG" "the wrong key appears in no output or error"
 ok "$(grep -c . "$TMP/fake_anthropic.py.err" | grep -qx 0; echo $?)" "the fake wrote nothing to stderr"
+cat "$TMP"/*.err > "$TMP/all.err"
+unlike "$TMP/all.err" "Sanitizer" "no sanitizer report (ASan/LSan) from any call"
+unlike "$TMP/all.err" "runtime error" "no UBSan report from any call"
 
 done_testing
