@@ -262,7 +262,11 @@ class Anthropic(fake_model.Provider):
         return {"content": []}
 
     def last_user_texts(self, request):
-        return [b["text"] for b in blocks_of(self.last_user(request)) if b.get("type") == "text"]
+        # Every user text, the latest last: fake_model's narrate turn takes the
+        # last ```json block among them, which after a repair request (a user
+        # message of its own) is in an earlier user message.
+        return [b["text"] for m in request.get("messages", []) if m.get("role") == "user"
+                for b in blocks_of(m) if b.get("type") == "text"]
 
     def last_tool_results(self, request):
         out = []
