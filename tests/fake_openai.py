@@ -27,7 +27,9 @@ written from OpenAI's public documentation:
       tool_calls before it is "messages with role 'tool' must be a response to
       a preceeding message with 'tool_calls'", and an unanswered call is "An
       assistant message with 'tool_calls' must be followed by tool messages
-      responding to each 'tool_call_id'. ..." (wordings as the API sends them).
+      responding to each 'tool_call_id'. ..." (wordings as the API sends them,
+      quoted in public reports: github.com/dapr/dapr-agents/issues/145,
+      github.com/sdcb/chats/pull/132, github.com/run-llama/llama_index/issues/10493).
   https://platform.openai.com/docs/guides/error-codes and
   https://platform.openai.com/docs/guides/rate-limits:
       errors are {"error": {"message", "type", "param", "code"}}; 401
@@ -389,7 +391,9 @@ class OpenAI(fake_model.Provider):
         return msgs[j + 1:]
 
     def last_user_texts(self, request):
-        return [text_of(m.get("content")) for m in self.tail(request) if m.get("role") == "user"]
+        """Every user text of the conversation, latest last (a narrate turn
+        after a repair request finds the findings in an earlier one)."""
+        return [text_of(m.get("content")) for m in request.get("messages", []) if m.get("role") == "user"]
 
     def last_tool_results(self, request):
         return [text_of(m.get("content")) for m in self.tail(request) if m.get("role") == "tool"]

@@ -300,6 +300,18 @@ turn odd '{"messages": ['"$USER1"']}'
 is "$(out odd "d['stop'], d['blocks']")" "('other', [{'type': 'text', 'text': 'I can not help with that.'}])" \
     "a refusal -> its text, stop other"
 
+# ------------------------------------- narrate after a repair request
+fake narr '{"turns": [{"narrate": true}]}'
+conf narr ''
+FINDINGS='```json\n{\"findings\": [{\"fingerprint\": \"fp-0001\", \"account_name\": \"Acme\", \"title\": \"usage fell 40%\"}]}\n```'
+turn narr '{"messages": [{"role": "user", "content": [{"type": "text", "text": "Write the narratives.\n'"$FINDINGS"'"}]},
+  {"role": "assistant", "content": [{"type": "text", "text": "not JSON"}]},
+  {"role": "user", "content": [{"type": "text", "text": "That was not valid JSON; answer again."}]}], "json_answer": true}'
+is "$(out narr "__import__('json').loads(d['blocks'][0]['text'])['narratives'][0]['fingerprint']")" "fp-0001" \
+    "narrate: the fake finds the findings in an earlier user message (after a repair request)"
+is "$(rec narr "[m['role'] for m in R[0]['b']['messages']], R[0]['b']['messages'][1]")" \
+    "(['user', 'assistant', 'user'], {'role': 'assistant', 'content': 'not JSON'})" "narrate: the earlier assistant text as its content"
+
 # ------------------------------------------------ the contract's limits
 fake lim '{"turns": [{"text": "x"}]}'
 conf lim ''
