@@ -45,10 +45,176 @@ int aws_credentials_env(aws_credentials *c)
 
 void aws_amz_date(char out[17])
 {
-    time_t t = (time_t)clock_now();
+    /* The wall clock, never REVOPS_NOW: AWS refuses a request whose
+     * X-Amz-Date is more than 5 minutes from its own clock. */
+    time_t t = time(NULL);
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(out, 17, "%Y%m%dT%H%M%SZ", &tm);
+}
+
+/* Credentials from the shared credentials file, as the AWS CLI and SDKs read
+ * it: AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials, section [profile]
+ * (profile: the argument, else AWS_PROFILE, else "default"). */
+typedef struct aws_creds_owned { char *key, *secret, *token; } aws_creds_owned;
+
+static void creds_owned_free(aws_creds_owned *o)
+{
+    if (o->key) secret_wipe_free(o->key);
+    if (o->secret) secret_wipe_free(o->secret);
+    if (o->token) secret_wipe_free(o->token);
+    memset(o, 0, sizeof *o);
+}
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t') s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r')) s[--n] = '\0';
+    return s;
+}
+
+static int aws_credentials_file(const char *profile, aws_creds_owned *o, char *err, size_t errlen)
+{
+    const char *file = getenv("AWS_SHARED_CREDENTIALS_FILE");
+    char *path = NULL;
+    if (file && *file) path = xstrdup(file);
+    else if (getenv("HOME")) path = xasprintf("%s/.aws/credentials", getenv("HOME"));
+    if (!profile || !*profile) profile = getenv("AWS_PROFILE");
+    if (!profile || !*profile) profile = "default";
+    FILE *f = path ? fopen(path, "r") : NULL;
+    if (!f) {
+        snprintf(err, errlen, "no AWS credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set and the shared "
+                 "credentials file %s cannot be read", path ? path : "~/.aws/credentials");
+        free(path);
+        return -1;
+    }
+    char line[1024];
+    int in = 0, found = 0;
+    while (fgets(line, sizeof line, f)) {
+        char *l = trim(line);
+        if (*l == '#' || *l == ';' || !*l) continue;
+        if (*l == '[') {
+            char *e = strchr(l, ']');
+            if (e) *e = '\0';
+            in = strcmp(trim(l + 1), profile) == 0;
+            found |= in;
+            continue;
+        }
+        char *eq = strchr(l, '=');
+        if (!in || !eq) continue;
+        *eq = '\0';
+        char *k = trim(l), *v = trim(eq + 1);
+        char **slot = !strcmp(k, "aws_access_key_id") ? &o->key : !strcmp(k, "aws_secret_access_key") ? &o->secret
+                      : !strcmp(k, "aws_session_token") ? &o->token : NULL;
+        if (slot) {
+            if (*slot) secret_wipe_free(*slot);
+            *slot = xstrdup(v);
+        }
+    }
+    revops_wipe(line, sizeof line);
+    fclose(f);
+    if (!found || !o->key || !o->secret) {
+        snprintf(err, errlen, "no AWS credentials: the environment has none and %s %s", path,
+                 found ? "has no aws_access_key_id / aws_secret_access_key in that profile" : "has no such profile");
+        snprintf(err + strlen(err), errlen - strlen(err), " ('%s')", profile);
+        creds_owned_free(o);
+        free(path);
+        return -1;
+    }
+    free(path);
+    return 0;
+}
+
+/* Environment first, then the shared credentials file. */
+static int aws_credentials_get(const char *profile, aws_credentials *c, aws_creds_owned *o, char *err, size_t errlen)
+{
+    memset(o, 0, sizeof *o);
+    if (aws_credentials_env(c) == 0) return 0;
+    if (aws_credentials_file(profile, o, err, errlen) < 0) return -1;
+    c->access_key_id = o->key;
+    c->secret_access_key = o->secret;
+    c->session_token = o->token;
+    return 0;
+}
+
+typedef struct aws_signing {
+    const revops_http_request *req;
+    const char *service, *region;
+    aws_credentials cred;
+    char *host_header, *path, *query;
+} aws_signing;
+
+/* Called by http.c before every attempt: a fresh X-Amz-Date and signature. */
+static struct curl_slist *aws_sign_attempt(void *data, char *err, size_t errlen)
+{
+    aws_signing *a = data;
+    char amz_date[17];
+    aws_amz_date(amz_date);
+    size_t n = 0;
+    while (a->req->headers && a->req->headers[n]) n++;
+    const char **sign = xcalloc(n + 4, sizeof *sign);
+    char *h_date = xasprintf("X-Amz-Date: %s", amz_date);
+    char *h_token = a->cred.session_token && *a->cred.session_token
+                        ? xasprintf("X-Amz-Security-Token: %s", a->cred.session_token) : NULL;
+    size_t k = 0;
+    sign[k++] = a->host_header;
+    for (size_t i = 0; i < n; i++) sign[k++] = a->req->headers[i];
+    sign[k++] = h_date;
+    if (h_token) sign[k++] = h_token;
+    sigv4_request sr = { a->req->method ? a->req->method : "GET", a->path, a->query, sign, a->req->body,
+                         a->req->body ? a->req->body_len : 0, a->region, a->service, amz_date, 0 };
+    sigv4_result sig;
+    struct curl_slist *out = NULL;
+    if (sigv4_sign(&sr, &a->cred, &sig, err, errlen) == 0) {
+        char *h_auth = xasprintf("Authorization: %s", sig.authorization);
+        /* libcurl sends its own Host header from the URL, the same text. */
+        for (size_t i = 1; i < k; i++) out = curl_slist_append(out, sign[i]);
+        out = curl_slist_append(out, h_auth);
+        free(h_auth);
+        sigv4_result_free(&sig);
+    }
+    free(h_date);
+    if (h_token) secret_wipe_free(h_token);
+    free(sign);
+    return out;
+}
+
+revops_status aws_http(revops_instance *self, const revops_http_request *req, const char *service, const char *region,
+                       const char *profile, revops_http_response *resp, char *err, size_t errlen)
+{
+    memset(resp, 0, sizeof *resp);
+    if (!region || !*region) region = aws_region();
+    if (!region) {
+        snprintf(err, errlen, "no AWS region: set the plugin's region option, aws.region in the configuration, or AWS_REGION");
+        return REVOPS_ERROR;
+    }
+    aws_signing a = { req, service, region, { 0 }, NULL, NULL, NULL };
+    aws_creds_owned owned;
+    if (aws_credentials_get(profile, &a.cred, &owned, err, errlen) < 0) return REVOPS_ERROR;
+    CURLU *u = curl_url();
+    char *host = NULL, *port = NULL, *path = NULL, *query = NULL;
+    revops_status st = REVOPS_ERROR;
+    if (curl_url_set(u, CURLUPART_URL, req->url, 0) != CURLUE_OK || curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+        snprintf(err, errlen, "AWS endpoint '%s' is not a URL", req->url);
+    } else {
+        curl_url_get(u, CURLUPART_PORT, &port, 0);
+        curl_url_get(u, CURLUPART_PATH, &path, 0);
+        curl_url_get(u, CURLUPART_QUERY, &query, 0);
+        a.host_header = port ? xasprintf("Host: %s:%s", host, port) : xasprintf("Host: %s", host);
+        a.path = path && *path ? path : (char *)"/";
+        a.query = query;
+        st = http_request_signed(self, req, resp, aws_sign_attempt, &a);
+        if (st != REVOPS_OK && self) snprintf(err, errlen, "%s", self->error);
+        free(a.host_header);
+    }
+    creds_owned_free(&owned);
+    curl_free(host);
+    curl_free(port);
+    curl_free(path);
+    curl_free(query);
+    curl_url_cleanup(u);
+    return st;
 }
 
 /* POST a JSON API call ("X-Amz-Target" style) to an AWS endpoint, signed.
@@ -57,51 +223,13 @@ revops_status aws_json_call(revops_instance *self, const char *endpoint, const c
                             const char *target, const char *content_type, const char *body, revops_http_response *resp,
                             char *err, size_t errlen)
 {
-    aws_credentials cred;
-    if (aws_credentials_env(&cred) < 0) {
-        snprintf(err, errlen, "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones)");
-        return REVOPS_ERROR;
-    }
-    CURLU *u = curl_url();
-    char *host = NULL, *port = NULL, *path = NULL, *query = NULL;
-    if (curl_url_set(u, CURLUPART_URL, endpoint, 0) != CURLUE_OK || curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
-        snprintf(err, errlen, "AWS endpoint '%s' is not a URL", endpoint);
-        curl_url_cleanup(u);
-        return REVOPS_ERROR;
-    }
-    curl_url_get(u, CURLUPART_PORT, &port, 0);
-    curl_url_get(u, CURLUPART_PATH, &path, 0);
-    curl_url_get(u, CURLUPART_QUERY, &query, 0);
-    char amz_date[17];
-    aws_amz_date(amz_date);
-    char *h_host = port ? xasprintf("Host: %s:%s", host, port) : xasprintf("Host: %s", host);
     char *h_type = xasprintf("Content-Type: %s", content_type);
     char *h_target = xasprintf("X-Amz-Target: %s", target);
-    char *h_date = xasprintf("X-Amz-Date: %s", amz_date);
-    char *h_token = cred.session_token && *cred.session_token ? xasprintf("X-Amz-Security-Token: %s", cred.session_token) : NULL;
-    const char *sign_headers[] = { h_host, h_type, h_target, h_date, h_token, NULL };
-    sigv4_request sr = { "POST", path && *path ? path : "/", query, sign_headers, body, strlen(body), region, service, amz_date, 0 };
-    sigv4_result sig;
-    revops_status st = REVOPS_ERROR;
-    if (sigv4_sign(&sr, &cred, &sig, err, errlen) == 0) {
-        char *h_auth = xasprintf("Authorization: %s", sig.authorization);
-        const char *headers[] = { h_host, h_type, h_target, h_date, h_auth, h_token, NULL };
-        revops_http_request req = { "POST", endpoint, headers, body, strlen(body), 0 };
-        st = http_request(self, &req, resp);
-        if (st != REVOPS_OK && self) snprintf(err, errlen, "%s", self->error);
-        free(h_auth);
-        sigv4_result_free(&sig);
-    }
-    free(h_host);
+    const char *headers[] = { h_type, h_target, NULL };
+    revops_http_request req = { "POST", endpoint, headers, body, strlen(body), 0 };
+    revops_status st = aws_http(self, &req, service, region, NULL, resp, err, errlen);
     free(h_type);
     free(h_target);
-    free(h_date);
-    if (h_token) secret_wipe_free(h_token);
-    curl_free(host);
-    curl_free(port);
-    curl_free(path);
-    curl_free(query);
-    curl_url_cleanup(u);
     return st;
 }
 

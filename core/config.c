@@ -13,8 +13,6 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#define S_FILE(s, c) intern_source_file(config_setting_source_file(s), (c)->path)
-#define S_LINE(s) ((int)config_setting_source_line(s))
 
 static const char *const analysis_types[] = { "A1", "A2", "A3", "A4", "A5", "A6", NULL };
 static const char *const priority_names[] = { "low", "medium", "high", "critical", NULL };
@@ -35,7 +33,7 @@ static const char *type_word(int t)
 }
 
 /* Report keys of `g` not in `allowed`. */
-static void check_keys(const revops_config *c, const config_setting_t *g, const char *const *allowed,
+void check_keys(const revops_config *c, const config_setting_t *g, const char *const *allowed,
                        const char *what, diag *d)
 {
     for (int i = 0; i < config_setting_length(g); i++) {
@@ -53,7 +51,7 @@ static void check_keys(const revops_config *c, const config_setting_t *g, const 
 }
 
 /* Typed lookups: absent -> 0 (and an error when required), wrong type -> error. */
-static const config_setting_t *member(const revops_config *c, const config_setting_t *g, const char *key,
+const config_setting_t *member(const revops_config *c, const config_setting_t *g, const char *key,
                                       int type, int required, const char *what, diag *d)
 {
     const config_setting_t *s = config_setting_get_member(g, key);
@@ -79,7 +77,7 @@ static double number_of(const config_setting_t *s)
                                                        : (double)config_setting_get_int64(s);
 }
 
-static int enum_pick(const revops_config *c, const config_setting_t *s, const char *const *values,
+int enum_pick(const revops_config *c, const config_setting_t *s, const char *const *values,
                      const char *what, const char *key, diag *d)
 {
     const char *v = config_setting_get_string(s);
@@ -92,7 +90,7 @@ static int enum_pick(const revops_config *c, const config_setting_t *s, const ch
     return -1;
 }
 
-static void read_number(const revops_config *c, const config_setting_t *g, const char *key, double lo,
+void read_number(const revops_config *c, const config_setting_t *g, const char *key, double lo,
                         double hi, double *out, const char *what, diag *d)
 {
     const config_setting_t *s = member(c, g, key, CONFIG_TYPE_FLOAT, 0, what, d);
@@ -122,7 +120,7 @@ static void read_retry(const revops_config *c, const config_setting_t *g, retry_
     }
 }
 
-static int valid_instance_name(const char *s)
+int valid_instance_name(const char *s)
 {
     for (; *s; s++)
         if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
@@ -193,8 +191,12 @@ static void read_instances(revops_config *c, const config_setting_t *root, const
                 else ci->max_chunk_bytes = (size_t)v;
             }
         }
+        if (kind == REVOPS_KIND_SOURCE) {
+            const config_setting_t *fg = member(c, s, "fields", CONFIG_TYPE_GROUP, 0, what, d);
+            if (fg) config_read_fields(c, ci, fg, what, d);
+        }
         if (ci->plugin) {
-            static const char *const src_reserved[] = { "plugin", "rows_per_chunk", "max_chunk_bytes", NULL };
+            static const char *const src_reserved[] = { "plugin", "rows_per_chunk", "max_chunk_bytes", "fields", NULL };
             static const char *const act_reserved[] = { "plugin", NULL };
             char *w = xasprintf("%s (plugin %s)", what, ci->plugin->desc->name);
             ci->opts = options_from_config(ci->plugin->desc->options, s,
@@ -454,8 +456,9 @@ static void read_pipelines(revops_config *c, const config_setting_t *root, diag 
         if (!valid_instance_name(p->name))
             diag_add(d, p->file, p->line, "%s: names may contain only letters, digits, '_' and '-'", what);
         static const char *const keys[] = { "analysis", "analysis_plugin", "options", "inputs", "actions", "schedule",
-                                            "max_opportunities", "retry", "timeout", NULL };
+                                            "max_opportunities", "retry", "timeout", "narrate", "agent", "model_budget", NULL };
         check_keys(c, s, keys, what, d);
+        config_read_pipeline_model(c, p, s, what, d);
 
         const config_setting_t *a = member(c, s, "analysis", CONFIG_TYPE_STRING, 1, what, d);
         const config_setting_t *ap = member(c, s, "analysis_plugin", CONFIG_TYPE_STRING, 0, what, d);
@@ -535,7 +538,7 @@ static char *path_list_relative_to(const char *file, const char *list)
     return sb_steal(&sb);
 }
 
-static char *string_setting(revops_config *c, const config_setting_t *g, const char *key, const char *what, diag *d, int is_path)
+char *string_setting(revops_config *c, const config_setting_t *g, const char *key, const char *what, diag *d, int is_path)
 {
     const config_setting_t *s = member(c, g, key, CONFIG_TYPE_STRING, 0, what, d);
     if (!s) return NULL;
@@ -590,7 +593,8 @@ static void query_library_free(revops_config *c)
 static void read_globals(revops_config *c, const config_setting_t *root, diag *d)
 {
     static const char *const keys[] = { "plugin_dir", "state_dir", "log", "retry", "timeout", "http", "aws",
-                                        "sources", "actions", "pipelines", "queries", "query_library", "knowledge_base", NULL };
+                                        "sources", "actions", "pipelines", "queries", "query_library", "knowledge_base",
+                                        "models", "classification", "agent", "model_budget", NULL };
     check_keys(c, root, keys, "configuration", d);
     c->queries = member(c, root, "queries", CONFIG_TYPE_GROUP, 0, "configuration", d);
     read_query_library(c, root, d);
@@ -690,6 +694,9 @@ revops_config *config_load(const char *path, diag *d, int *exit_code)
     for (size_t i = 0; i < c->plugins.nrefusals; i++) log_error("%s", c->plugins.refusals[i]);
     read_instances(c, root, "sources", REVOPS_KIND_SOURCE, &c->sources, &c->nsources, d);
     read_instances(c, root, "actions", REVOPS_KIND_ACTION, &c->actions, &c->nactions, d);
+    read_instances(c, root, "models", REVOPS_KIND_MODEL, &c->models, &c->nmodels, d);
+    config_read_classification(c, root, d);
+    config_read_agent(c, root, d);
     read_pipelines(c, root, d);
     query_library_free(c);
     /* Setting file names point into cfg; keep them alive as long as c. */
@@ -711,6 +718,8 @@ static void instances_free(conf_instance *v, size_t n)
     for (size_t i = 0; i < n; i++) {
         free(v[i].name);
         options_free(v[i].opts);
+        for (size_t k = 0; k < v[i].nfields; k++) free(v[i].fields[k].name);
+        free(v[i].fields);
     }
     free(v);
 }
@@ -720,6 +729,8 @@ void config_free(revops_config *c)
     if (!c) return;
     instances_free(c->sources, c->nsources);
     instances_free(c->actions, c->nactions);
+    instances_free(c->models, c->nmodels);
+    config_model_free(c);
     for (size_t i = 0; i < c->npipelines; i++) {
         conf_pipeline *p = &c->pipelines[i];
         free(p->name);
@@ -759,6 +770,11 @@ conf_pipeline *config_pipeline(revops_config *c, const char *name)
 conf_instance *config_source(revops_config *c, const char *name)
 {
     return find_instance(c->sources, c->nsources, name);
+}
+
+conf_instance *config_model(revops_config *c, const char *name)
+{
+    return find_instance(c->models, c->nmodels, name);
 }
 
 char *config_read_plugin_dir(const char *path)

@@ -172,6 +172,27 @@ const char *kind_name(revops_kind k);
  * else the installed default. */
 const char *plugin_search_path(const char *config_plugin_dir);
 
+/* -------------------------------------------------------- classify.c -- */
+/* The spec's data classes, least to most sensitive. */
+typedef enum data_class { CLASS_PUBLIC, CLASS_INTERNAL, CLASS_CONFIDENTIAL, CLASS_RESTRICTED, CLASS_COUNT } data_class;
+extern const char *const data_class_names[CLASS_COUNT + 1];
+typedef struct class_policy {
+    int can_embed;             /* may be sent to a model */
+    int64_t retention_days;    /* how long the state store keeps it */
+    int needs_anonymization;   /* pseudonymised (keyed HMAC) before a model sees it */
+} class_policy;
+/* The parts of a finding that can go to a model, each with its class. */
+enum { FF_ACCOUNT_ID, FF_ACCOUNT_NAME, FF_OPPORTUNITY_ID, FF_TEXT, FF_EVIDENCE, FF_COUNT };
+extern const char *const finding_field_names[FF_COUNT + 1];
+typedef struct classification {
+    int configured;            /* the config has a classification group */
+    data_class default_class;  /* what an unclassified field is */
+    class_policy policy[CLASS_COUNT];
+    char *key_ref;             /* HMAC key reference (env:, file:, ...); NULL: a random key per session */
+    data_class finding_class[FF_COUNT];
+} classification;
+typedef struct field_class { char *name; data_class cls; } field_class;
+
 /* ---------------------------------------------------------- config.c -- */
 typedef struct conf_instance {
     char *name;                /* the setting's name: sources.<name> / actions.<name> */
@@ -180,6 +201,8 @@ typedef struct conf_instance {
     revops_options *opts;
     size_t rows_per_chunk;     /* sources */
     size_t max_chunk_bytes;    /* sources; 0: no budget */
+    field_class *fields;       /* sources: the class of each named field (column) */
+    size_t nfields;
     const char *file;
     int line;
 } conf_instance;
@@ -212,9 +235,29 @@ typedef struct conf_pipeline {
     int64_t max_opportunities; /* 0: unlimited */
     retry_policy retry;
     double timeout;            /* seconds */
+    conf_instance *narrate_model;  /* narrate = { model = ...; }: NULL for deterministic text only */
+    size_t narrate_batch;      /* findings per model call */
+    int agent;                 /* run the data agent (top-level `agent`) before narrating */
+    int64_t model_budget;      /* tokens per run, agent and narrative together */
     const char *file;
     int line;
 } conf_pipeline;
+
+/* The data agent's bounds (top-level `agent`, used by `revops ask` and by
+ * pipelines with agent = true). */
+typedef struct conf_agent {
+    conf_instance *model;      /* NULL: no agent configured */
+    int max_steps;             /* model turns */
+    int64_t max_tokens;        /* token budget of one `revops ask` */
+    size_t row_cap;            /* rows of one tool result the model sees */
+    double tool_timeout;       /* seconds one tool call may take */
+    size_t kb_passages;        /* knowledge base passages in the prompt */
+    conf_instance **sources;   /* whose tools are offered (all with tools when not set) */
+    size_t nsources;
+    int keep_transcripts;      /* write what was sent to state_dir/transcripts */
+    const char *file;
+    int line;
+} conf_agent;
 
 typedef struct revops_config {
     char *path;
@@ -238,7 +281,32 @@ typedef struct revops_config {
     const config_setting_t *library;  /* query_library's named queries, while loading */
     config_t *library_cfg;     /* the query_library file, while loading */
     char *kb_path;             /* knowledge_base: a directory of *.md or one file */
+    conf_instance *models;     /* model provider instances */
+    size_t nmodels;
+    classification classes;
+    conf_agent agent;
+    int64_t model_budget;      /* default tokens per pipeline run */
 } revops_config;
+
+/* config.c's typed lookups, shared with config_model.c. */
+#define S_FILE(s, c) intern_source_file(config_setting_source_file(s), (c)->path)
+#define S_LINE(s) ((int)config_setting_source_line(s))
+void check_keys(const revops_config *c, const config_setting_t *g, const char *const *allowed, const char *what, diag *d);
+const config_setting_t *member(const revops_config *c, const config_setting_t *g, const char *key, int type, int required,
+                               const char *what, diag *d);
+int enum_pick(const revops_config *c, const config_setting_t *s, const char *const *values, const char *what,
+              const char *key, diag *d);
+void read_number(const revops_config *c, const config_setting_t *g, const char *key, double lo, double hi, double *out,
+                 const char *what, diag *d);
+char *string_setting(revops_config *c, const config_setting_t *g, const char *key, const char *what, diag *d, int is_path);
+int valid_instance_name(const char *s);
+conf_instance *config_model(revops_config *c, const char *name);
+/* config_model.c: classification, a source's fields, agent, a pipeline's narrate/agent. */
+void config_read_classification(revops_config *c, const config_setting_t *root, diag *d);
+void config_read_fields(revops_config *c, conf_instance *ci, const config_setting_t *g, const char *what, diag *d);
+void config_read_agent(revops_config *c, const config_setting_t *root, diag *d);
+void config_read_pipeline_model(revops_config *c, conf_pipeline *p, const config_setting_t *s, const char *what, diag *d);
+void config_model_free(revops_config *c);
 
 /* Read, load plugins, validate.  Returns NULL with every problem in d
  * (and exit code EXIT_CONFIG / EXIT_NOINPUT in *exit_code). */
@@ -302,6 +370,8 @@ struct revops_emitter {
 /* ---------------------------------------------------------- finding.c -- */
 revops_finding *finding_copy(const revops_finding *f);
 void finding_free(revops_finding *f);
+/* The narrative fields (the core's own allocations) freed and emptied. */
+void finding_clear_narrative(revops_finding *f);
 void finding_fingerprint(revops_finding *f);
 /* Check a plugin's finding before the core accepts it; 0 or -1 + err. */
 int finding_validate(const revops_finding *f, const char *analysis, char *err, size_t errlen);
@@ -338,6 +408,12 @@ revops_status http_request(revops_instance *self, const revops_http_request *req
 revops_status http_json_stream(revops_instance *self, const revops_http_request *req, const char *array_member,
                                revops_json_member_fn fn, void *data, revops_http_response *resp);
 void http_response_free(revops_http_response *resp);
+/* Headers built afresh before each attempt (AWS signatures carry the time);
+ * NULL + err stops with ERROR. */
+struct curl_slist;
+typedef struct curl_slist *(*http_headers_fn)(void *data, char *err, size_t errlen);
+revops_status http_request_signed(revops_instance *self, const revops_http_request *req, revops_http_response *resp,
+                                  http_headers_fn hfn, void *hdata);
 void http_global_init(void);
 void http_global_cleanup(void);
 
@@ -402,6 +478,10 @@ typedef struct run_result {
     size_t nactions;
 } run_result;
 
+/* Open a source, action or model instance: secrets resolved, open retried
+ * on RETRY within the deadline; 0, or -1 + err naming the instance. */
+int instance_open(const revops_config *cfg, const retry_policy *rp, double deadline, conf_instance *ci, revops_instance *in,
+                  char *err, size_t errlen);
 int run_pipeline(revops_config *c, conf_pipeline *p, const run_options *o, run_result *r);
 void run_result_free(run_result *r);
 struct json_object *run_result_json(const run_result *r, int with_findings);
@@ -409,6 +489,35 @@ void run_result_print(const run_result *r, const char *format, FILE *out);
 void session_id_default(char *out, size_t n);
 int source_query(revops_config *c, conf_instance *src, const char *dataset, const char *query, int64_t row_limit,
                  size_t rows_per_chunk, chunk_cb cb, void *cb_data, char *err, size_t errlen);
+
+/* ----------------------------------------------------------- model.c -- */
+/* A conversation the core owns: deep copies of every block. */
+typedef struct convo { revops_message *msgs; size_t n, cap; } convo;
+void convo_add(convo *cv, revops_role role, const revops_block *blocks, size_t n);
+void convo_add_text(convo *cv, revops_role role, const char *text);
+void convo_free(convo *cv);
+const char *stop_reason_name(revops_stop_reason s);
+typedef struct model_session {
+    revops_config *cfg;
+    conf_instance *model;
+    revops_instance in;
+    int opened;
+    int64_t budget;            /* tokens (input + output); 0: none */
+    int64_t tokens_in, tokens_out;
+    size_t calls;
+    int budget_stop;           /* a call was refused: the budget was spent */
+    struct json_object *calls_log;
+    char model_name[128];      /* as the provider named it */
+} model_session;
+int model_open(model_session *ms, revops_config *c, conf_instance *m, int64_t budget, double deadline,
+               const retry_policy *rp, char *err, size_t errlen);
+/* One turn; refused (ERROR, budget_stop) once the budget is spent; the
+ * reply's max_tokens is cut to what is left.  Errors in ms->in.error. */
+revops_status model_call(model_session *ms, const char *purpose, const revops_model_request *req, revops_model_reply *reply);
+int64_t model_tokens(const model_session *ms);
+int model_budget_spent(const model_session *ms);
+struct json_object *model_session_json(const model_session *ms);
+void model_close(model_session *ms);
 
 /* --------------------------------------------------------- trigger.c -- */
 typedef struct trigger_payload {
@@ -469,6 +578,11 @@ void aws_amz_date(char out[17]);
 revops_status aws_json_call(revops_instance *self, const char *endpoint, const char *service, const char *region,
                             const char *target, const char *content_type, const char *body, revops_http_response *resp,
                             char *err, size_t errlen);
+/* Any request signed with SigV4 (every attempt afresh); credentials from the
+ * environment, else the shared credentials file's profile (NULL: AWS_PROFILE
+ * or "default"); region NULL: aws.region / AWS_REGION. */
+revops_status aws_http(revops_instance *self, const revops_http_request *req, const char *service, const char *region,
+                       const char *profile, revops_http_response *resp, char *err, size_t errlen);
 int aws_secret_resolve(const char *spec, char **out, char *err, size_t errlen);
 void aws_cleanup(void);
 

@@ -61,7 +61,20 @@ void finding_free(revops_finding *f)
     free((void *)f->signals);
     for (size_t i = 0; i < f->nactions; i++) free((char *)f->recommended_actions[i]);
     free((void *)f->recommended_actions);
+    finding_clear_narrative(f);
     free(f);
+}
+
+void finding_clear_narrative(revops_finding *f)
+{
+    free((char *)f->narrative);
+    for (size_t i = 0; i < f->nnext_steps; i++) free((char *)f->next_steps[i]);
+    free((void *)f->next_steps);
+    free((char *)f->narrative_model);
+    f->narrative = NULL;
+    f->next_steps = NULL;
+    f->nnext_steps = 0;
+    f->narrative_model = NULL;
 }
 
 void finding_fingerprint(revops_finding *f)
@@ -142,6 +155,15 @@ json_object *finding_to_json(const revops_finding *f)
     for (size_t i = 0; i < f->nactions; i++) json_object_array_add(acts, json_object_new_string(f->recommended_actions[i]));
     json_object_object_add(o, "recommended_actions", acts);
     json_object_object_add(o, "partial", json_object_new_boolean(f->partial));
+    if (f->narrative) {
+        json_object *n = json_object_new_object();
+        json_object_object_add(n, "summary", json_object_new_string(f->narrative));
+        json_object *steps = json_object_new_array();
+        for (size_t i = 0; i < f->nnext_steps; i++) json_object_array_add(steps, json_object_new_string(f->next_steps[i]));
+        json_object_object_add(n, "next_steps", steps);
+        if (f->narrative_model) json_object_object_add(n, "model", json_object_new_string(f->narrative_model));
+        json_object_object_add(o, "narrative", n);
+    }
     return o;
 }
 

@@ -261,6 +261,15 @@ static revops_status h_emit_finding(revops_emitter *e, const revops_finding *f)
 }
 
 
+static revops_status h_http_aws(revops_instance *self, const revops_http_request *req, const char *service,
+                                const char *region, const char *profile, revops_http_response *resp)
+{
+    char err[1024] = "";
+    revops_status st = aws_http(self, req, service, region, profile, resp, err, sizeof err);
+    if (st != REVOPS_OK && self && err[0] && strcmp(err, self->error) != 0) snprintf(self->error, sizeof self->error, "%s", err);
+    return st;
+}
+
 const revops_host host_services = {
     .abi_major = REVOPS_ABI_MAJOR,
     .abi_minor = REVOPS_ABI_MINOR,
@@ -310,4 +319,6 @@ const revops_host host_services = {
     .last_error = h_last_error,
     .sign_rs256 = sign_rs256,
     .base64 = base64_encode,
+    /* since 1.3 */
+    .http_aws = h_http_aws,
 };

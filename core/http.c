@@ -123,7 +123,8 @@ static int transient_curl_error(CURLcode rc)
 
 static int transient_status(long st)
 {
-    return st == 429 || st == 500 || st == 502 || st == 503 || st == 504;
+    /* 529: Anthropic's overloaded_error, documented as retryable. */
+    return st == 429 || st == 500 || st == 502 || st == 503 || st == 504 || st == 529;
 }
 
 /* "https://host/path?token=..." -> "https://host/path": logs never carry
@@ -157,7 +158,8 @@ static void take_response(revops_http_response *resp, exchange *x, long status, 
 /* One request with the core's retries.  With fn, a 2xx body is streamed
  * through the JSON scanner (see http_json_stream in revops.h). */
 static revops_status exchange_run(revops_instance *self, const revops_http_request *req, revops_http_response *resp,
-                                  const char *array_member, json_member_fn fn, void *fn_data)
+                                  const char *array_member, json_member_fn fn, void *fn_data, http_headers_fn hfn,
+                                  void *hdata)
 {
     memset(resp, 0, sizeof *resp);
     const revops_config *cfg = self ? self->cfg : NULL;
@@ -172,6 +174,14 @@ static revops_status exchange_run(revops_instance *self, const revops_http_reque
     char why[768] = "";
 
     for (int attempt = 1; attempt <= rp->max_attempts; attempt++) {
+        if (hfn) {
+            /* Signed requests: fresh headers (date, signature) per attempt. */
+            curl_slist_free_all(hdrs);
+            if (!(hdrs = hfn(hdata, why, sizeof why))) {
+                result = REVOPS_ERROR;
+                break;
+            }
+        }
         exchange x = { .retry_after = -1 };
         double left = self && self->deadline > 0 ? self->deadline - mono_now() : INFINITY;
         double timeout = req->timeout > 0 ? req->timeout : (cfg ? cfg->http_timeout : 60);
@@ -290,11 +300,17 @@ static revops_status exchange_run(revops_instance *self, const revops_http_reque
 
 revops_status http_request(revops_instance *self, const revops_http_request *req, revops_http_response *resp)
 {
-    return exchange_run(self, req, resp, NULL, NULL, NULL);
+    return exchange_run(self, req, resp, NULL, NULL, NULL, NULL, NULL);
+}
+
+revops_status http_request_signed(revops_instance *self, const revops_http_request *req, revops_http_response *resp,
+                                  http_headers_fn hfn, void *hdata)
+{
+    return exchange_run(self, req, resp, NULL, NULL, NULL, hfn, hdata);
 }
 
 revops_status http_json_stream(revops_instance *self, const revops_http_request *req, const char *array_member,
                                revops_json_member_fn fn, void *data, revops_http_response *resp)
 {
-    return exchange_run(self, req, resp, array_member, fn, data);
+    return exchange_run(self, req, resp, array_member, fn, data, NULL, NULL);
 }

@@ -21,6 +21,7 @@ const char *kind_name(revops_kind k)
     case REVOPS_KIND_SOURCE: return "source";
     case REVOPS_KIND_ANALYSIS: return "analysis";
     case REVOPS_KIND_ACTION: return "action";
+    case REVOPS_KIND_MODEL: return "model";
     }
     return "unknown";
 }
@@ -80,6 +81,12 @@ static const char *vtable_missing(const revops_plugin *d)
         if (!d->vt.action->deliver) return "deliver";
         if (!d->vt.action->close) return "close";
         return NULL;
+    case REVOPS_KIND_MODEL:
+        if (!d->vt.model) return "vtable";
+        if (!d->vt.model->open) return "open";
+        if (!d->vt.model->complete) return "complete";
+        if (!d->vt.model->close) return "close";
+        return NULL;
     }
     return NULL;
 }
@@ -125,8 +132,10 @@ static void load_file(plugin_set *ps, const char *path)
         snprintf(buf, sizeof buf, "its descriptor is %u bytes, smaller than the %zu bytes ABI %u.%u defines (built against mismatched headers)",
                  d->struct_size, sizeof(revops_plugin), d->abi_major, d->abi_minor);
         why = buf;
-    } else if (d->kind != REVOPS_KIND_SOURCE && d->kind != REVOPS_KIND_ANALYSIS && d->kind != REVOPS_KIND_ACTION) {
-        snprintf(buf, sizeof buf, "it declares unknown kind %d (known: 1 source, 2 analysis, 3 action)", (int)d->kind);
+    } else if (d->kind != REVOPS_KIND_SOURCE && d->kind != REVOPS_KIND_ANALYSIS && d->kind != REVOPS_KIND_ACTION &&
+               !(d->kind == REVOPS_KIND_MODEL && d->abi_minor >= 3)) {
+        snprintf(buf, sizeof buf, "it declares unknown kind %d (known: 1 source, 2 analysis, 3 action, 4 model since ABI 1.3)",
+                 (int)d->kind);
         why = buf;
     } else if (!valid_name(d->name)) {
         snprintf(buf, sizeof buf, "its name '%s' is not valid (lower-case letters, digits and '_', starting with a letter)",

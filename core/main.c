@@ -232,7 +232,7 @@ static int cmd_plugins(int argc, char **argv)
     plugin_set ps = { 0 };
     loader_load_path(&ps, search);
     printf("plugin path: %s\n", search);
-    for (int kind = REVOPS_KIND_SOURCE; kind <= REVOPS_KIND_ACTION; kind++) {
+    for (int kind = REVOPS_KIND_SOURCE; kind <= REVOPS_KIND_MODEL; kind++) {
         for (size_t i = 0; i < ps.n; i++) {
             const revops_plugin *d = ps.v[i].desc;
             if ((int)d->kind != kind) continue;

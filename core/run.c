@@ -104,10 +104,11 @@ static revops_status do_open(void *arg)
     open_arg *a = arg;
     const revops_plugin *d = a->ci->plugin->desc;
     if (d->kind == REVOPS_KIND_SOURCE) return d->vt.source->open(a->in, &host_services, a->ci->opts, &a->in->ctx);
+    if (d->kind == REVOPS_KIND_MODEL) return d->vt.model->open(a->in, &host_services, a->ci->opts, &a->in->ctx);
     return d->vt.action->open(a->in, &host_services, a->ci->opts, &a->in->ctx);
 }
 
-static int open_with(const revops_config *cfg, const retry_policy *rp, double deadline, conf_instance *ci,
+int instance_open(const revops_config *cfg, const retry_policy *rp, double deadline, conf_instance *ci,
                      revops_instance *in, char *err, size_t errlen)
 {
     instance_init(in, ci->kind, ci->plugin->desc->name, ci->name, cfg, rp);
@@ -123,7 +124,7 @@ static int open_with(const revops_config *cfg, const retry_policy *rp, double de
 
 static int open_instance(run_ctx *rc, conf_instance *ci, revops_instance *in)
 {
-    return open_with(rc->cfg, &rc->p->retry, rc->deadline, ci, in, rc->r->error, sizeof rc->r->error);
+    return instance_open(rc->cfg, &rc->p->retry, rc->deadline, ci, in, rc->r->error, sizeof rc->r->error);
 }
 
 typedef struct fetch_arg {
@@ -619,7 +620,7 @@ int source_query(revops_config *c, conf_instance *src, const char *dataset, cons
 {
     double deadline = mono_now() + c->timeout;
     revops_instance in;
-    if (open_with(c, &c->retry, deadline, src, &in, err, errlen) < 0) return -1;
+    if (instance_open(c, &c->retry, deadline, src, &in, err, errlen) < 0) return -1;
     conf_input input = { (char *)dataset, src, (char *)query, row_limit, NULL, 0 };
     revops_stream *s = stream_new(dataset, src->name, rows_per_chunk, NULL, cb, cb_data);
     stream_set_max_bytes(s, src->max_chunk_bytes);

@@ -93,7 +93,7 @@ static void test_findings(void)
     revops_signal sig = { "usage_decline", 31.5, 20, 0.5, "Jul 100 > Aug 90 > Sep 80 > Oct 68.5" };
     const char *acts[] = { "Call the account owner" };
     revops_finding f = { "A1", "001A", "Acme", NULL, "at_risk_account", REVOPS_PRIORITY_HIGH, 0.5, 0.8,
-                         "Acme is at risk", "desc", 1, &sig, 1, acts, "", 0 };
+                         "Acme is at risk", "desc", 1, &sig, 1, acts, "", 0, NULL, 0, NULL, NULL };
     revops_finding *a = finding_copy(&f);
     f.score = 0.9;
     f.priority = REVOPS_PRIORITY_CRITICAL;

@@ -1,0 +1,157 @@
+/* A model session: one opened model instance, the conversation the core
+ * owns, and the token accounting that bounds it.  Plugins translate one turn
+ * (revops_model_vtable.complete); everything that must hold across turns —
+ * copies of the blocks (a reply's memory is the plugin's only until its next
+ * call), the per-run token budget, the record of every call — is here. */
+#include "config.h"
+#include "core.h"
+
+#include <json-c/json.h>
+#include <math.h>
+#include <string.h>
+
+static char *dup_or_null(const char *s)
+{
+    return s ? xstrdup(s) : NULL;
+}
+
+void convo_add(convo *cv, revops_role role, const revops_block *blocks, size_t n)
+{
+    if (cv->n == cv->cap) {
+        cv->cap = cv->cap ? cv->cap * 2 : 8;
+        cv->msgs = xrealloc(cv->msgs, cv->cap * sizeof *cv->msgs);
+    }
+    revops_block *copy = xcalloc(n ? n : 1, sizeof *copy);
+    for (size_t i = 0; i < n; i++) {
+        copy[i].type = blocks[i].type;
+        copy[i].text = dup_or_null(blocks[i].text);
+        copy[i].id = dup_or_null(blocks[i].id);
+        copy[i].name = dup_or_null(blocks[i].name);
+        copy[i].input_json = dup_or_null(blocks[i].input_json);
+        copy[i].is_error = blocks[i].is_error;
+    }
+    cv->msgs[cv->n++] = (revops_message){ role, n, copy };
+}
+
+void convo_add_text(convo *cv, revops_role role, const char *text)
+{
+    revops_block b = { REVOPS_BLOCK_TEXT, text, NULL, NULL, NULL, 0 };
+    convo_add(cv, role, &b, 1);
+}
+
+void convo_free(convo *cv)
+{
+    for (size_t i = 0; i < cv->n; i++) {
+        for (size_t k = 0; k < cv->msgs[i].nblocks; k++) {
+            const revops_block *b = &cv->msgs[i].blocks[k];
+            free((char *)b->text);
+            free((char *)b->id);
+            free((char *)b->name);
+            free((char *)b->input_json);
+        }
+        free((revops_block *)cv->msgs[i].blocks);
+    }
+    free(cv->msgs);
+    memset(cv, 0, sizeof *cv);
+}
+
+const char *stop_reason_name(revops_stop_reason s)
+{
+    switch (s) {
+    case REVOPS_STOP_END_TURN: return "end_turn";
+    case REVOPS_STOP_TOOL_USE: return "tool_use";
+    case REVOPS_STOP_MAX_TOKENS: return "max_tokens";
+    default: return "other";
+    }
+}
+
+int model_open(model_session *ms, revops_config *c, conf_instance *m, int64_t budget, double deadline,
+               const retry_policy *rp, char *err, size_t errlen)
+{
+    memset(ms, 0, sizeof *ms);
+    ms->cfg = c;
+    ms->model = m;
+    ms->budget = budget;
+    ms->calls_log = json_object_new_array();
+    if (instance_open(c, rp, deadline, m, &ms->in, err, errlen) < 0) return -1;
+    ms->opened = 1;
+    return 0;
+}
+
+int64_t model_tokens(const model_session *ms)
+{
+    return ms->tokens_in + ms->tokens_out;
+}
+
+int model_budget_spent(const model_session *ms)
+{
+    return ms->budget > 0 && model_tokens(ms) >= ms->budget;
+}
+
+revops_status model_call(model_session *ms, const char *purpose, const revops_model_request *req, revops_model_reply *reply)
+{
+    memset(reply, 0, sizeof *reply);
+    if (model_budget_spent(ms)) {
+        snprintf(ms->in.error, sizeof ms->in.error, "the token budget of %lld is spent (%lld used)", (long long)ms->budget,
+                 (long long)model_tokens(ms));
+        ms->budget_stop = 1;
+        return REVOPS_ERROR;
+    }
+    revops_model_request r = *req;
+    /* The reply may not spend more than what is left. */
+    if (ms->budget > 0 && r.max_tokens > ms->budget - model_tokens(ms)) r.max_tokens = ms->budget - model_tokens(ms);
+    if (mono_now() > ms->in.deadline && ms->in.deadline > 0) {
+        snprintf(ms->in.error, sizeof ms->in.error, "the run's deadline has passed");
+        return REVOPS_ERROR;
+    }
+    ms->in.error[0] = '\0';
+    double t0 = mono_now();
+    size_t retries0 = ms->in.http_retries;
+    revops_status st = ms->model->plugin->desc->vt.model->complete(ms->in.ctx, &r, reply);
+    double secs = mono_now() - t0;
+    ms->calls++;
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "purpose", json_object_new_string(purpose));
+    json_object_object_add(o, "seconds", json_number(secs, 3));
+    json_object_object_add(o, "http_retries", json_object_new_int64((int64_t)(ms->in.http_retries - retries0)));
+    if (st == REVOPS_OK) {
+        int64_t in = reply->input_tokens > 0 ? reply->input_tokens : 0, out = reply->output_tokens > 0 ? reply->output_tokens : 0;
+        ms->tokens_in += in;
+        ms->tokens_out += out;
+        if (reply->model && !ms->model_name[0]) snprintf(ms->model_name, sizeof ms->model_name, "%s", reply->model);
+        json_object_object_add(o, "status", json_object_new_string("ok"));
+        json_object_object_add(o, "stop", json_object_new_string(stop_reason_name(reply->stop)));
+        json_object_object_add(o, "input_tokens", json_object_new_int64(in));
+        json_object_object_add(o, "output_tokens", json_object_new_int64(out));
+        log_msg(REVOPS_LOG_DEBUG, ms->in.label, "%s: %lld tokens in, %lld out, stop %s, %.2fs", purpose, (long long)in,
+                (long long)out, stop_reason_name(reply->stop), secs);
+    } else {
+        json_object_object_add(o, "status", json_object_new_string(st == REVOPS_RETRY ? "retry" : "error"));
+        json_object_object_add(o, "error", json_object_new_string(ms->in.error[0] ? ms->in.error : "no reason given"));
+        if (!ms->in.error[0]) snprintf(ms->in.error, sizeof ms->in.error, "the model failed without saying why");
+    }
+    json_object_array_add(ms->calls_log, o);
+    return st;
+}
+
+json_object *model_session_json(const model_session *ms)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "model", json_object_new_string(ms->model ? ms->model->name : ""));
+    if (ms->model_name[0]) json_object_object_add(o, "provider_model", json_object_new_string(ms->model_name));
+    json_object_object_add(o, "calls", json_object_new_int64((int64_t)ms->calls));
+    json_object_object_add(o, "input_tokens", json_object_new_int64(ms->tokens_in));
+    json_object_object_add(o, "output_tokens", json_object_new_int64(ms->tokens_out));
+    json_object_object_add(o, "token_budget", json_object_new_int64(ms->budget));
+    json_object_object_add(o, "budget_exhausted", json_object_new_boolean(ms->budget_stop));
+    json_object_object_add(o, "call_log", json_object_get(ms->calls_log));
+    return o;
+}
+
+void model_close(model_session *ms)
+{
+    if (ms->opened) ms->model->plugin->desc->vt.model->close(ms->in.ctx);
+    ms->opened = 0;
+    json_object_put(ms->calls_log);
+    ms->calls_log = NULL;
+}
