@@ -219,6 +219,19 @@ static int add_object(bedrock_ctx *c, revops_buf *b, const char *json, const cha
     return 0;
 }
 
+/* A double as JSON: the shortest of %.15g / %.17g that reads back the same
+ * (0.2, not 0.20000000000000001), with a fraction kept; null for inf / nan. */
+static void fmt_number(double d, char num[40])
+{
+    snprintf(num, 40, "%.15g", d);
+    if (strtod(num, NULL) != d) snprintf(num, 40, "%.17g", d);
+    if (strpbrk(num, "ni")) {
+        snprintf(num, 40, "null");
+        return;
+    }
+    if (!strpbrk(num, ".eE")) strcat(num, ".0");
+}
+
 static int build_body(bedrock_ctx *c, const revops_model_request *req, revops_buf *b)
 {
     const revops_host *h = c->host;
@@ -270,7 +283,11 @@ static int build_body(bedrock_ctx *c, const revops_model_request *req, revops_bu
     }
     int64_t max_tokens = req->max_tokens > 0 && req->max_tokens < c->max_tokens ? req->max_tokens : c->max_tokens;
     revops_buf_fmt(b, ",\"inferenceConfig\":{\"maxTokens\":%lld", (long long)max_tokens);
-    if (req->temperature >= 0) revops_buf_fmt(b, ",\"temperature\":%.17g", req->temperature);
+    if (req->temperature >= 0) {
+        char num[40];
+        fmt_number(req->temperature, num);
+        revops_buf_fmt(b, ",\"temperature\":%s", num);
+    }
     revops_buf_str(b, "}");
     if (req->ntools) {
         revops_buf_str(b, ",\"toolConfig\":{\"tools\":[");
@@ -316,12 +333,8 @@ static void write_json(const revops_host *h, revops_json *j, revops_buf *b, int 
         revops_buf_fmt(b, "%lld", (long long)h->json_int(j));
         break;
     case REVOPS_JSON_REAL: {
-        double d = h->json_real(j);
         char num[40];
-        snprintf(num, sizeof num, "%.15g", d);
-        if (strtod(num, NULL) != d) snprintf(num, sizeof num, "%.17g", d);
-        if (!strpbrk(num, ".eEni")) strcat(num, ".0");   /* stays a number with a fraction */
-        if (strpbrk(num, "ni")) snprintf(num, sizeof num, "null");   /* inf / nan are not JSON */
+        fmt_number(h->json_real(j), num);
         revops_buf_str(b, num);
         break;
     }
