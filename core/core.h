@@ -50,6 +50,11 @@ struct json_object;
 struct json_object *json_number(double v, int decimals);
 /* SHA-256 of data as 64 hex chars + NUL (OpenSSL EVP). */
 void sha256_hex(const void *data, size_t len, char out[65]);
+void sha256_raw(const void *data, size_t len, unsigned char out[32]);
+/* s as a JSON string literal, quotes included (malloc'd). */
+char *json_quote_string(const char *s);
+/* json_object_new_string with printf formatting (json-c 0.16 has none). */
+struct json_object *json_string_fmt(const char *fmt, ...) REVOPS_PRINTF(1, 2);
 
 /* ------------------------------------------------------------- log.c -- */
 typedef enum { LOG_FORMAT_TEXT, LOG_FORMAT_JSON } log_format;
@@ -193,6 +198,21 @@ typedef struct classification {
 } classification;
 typedef struct field_class { char *name; data_class cls; } field_class;
 
+typedef struct privacy privacy;
+struct revops_config;
+privacy *privacy_new(const classification *cl, char *err, size_t errlen);
+void privacy_free(privacy *p);
+int class_embeddable(const classification *cl, data_class c);
+/* The pseudonym of raw ("ANON_" + 12 hex), remembered for restore and scrub. */
+const char *privacy_pseudonym(privacy *p, const char *raw);
+/* A value that was withheld: scrubbed as "[REDACTED]" from later text. */
+void privacy_withhold(privacy *p, const char *raw);
+size_t privacy_known(const privacy *p);
+char *privacy_scrub(privacy *p, const char *text);
+char *privacy_restore(const privacy *p, const char *text, int json_escape);
+void privacy_note_sent(privacy *p, data_class c);
+data_class privacy_highest_sent(const privacy *p);
+
 /* ---------------------------------------------------------- config.c -- */
 typedef struct conf_instance {
     char *name;                /* the setting's name: sources.<name> / actions.<name> */
@@ -307,6 +327,9 @@ void config_read_fields(revops_config *c, conf_instance *ci, const config_settin
 void config_read_agent(revops_config *c, const config_setting_t *root, diag *d);
 void config_read_pipeline_model(revops_config *c, conf_pipeline *p, const config_setting_t *s, const char *what, diag *d);
 void config_model_free(revops_config *c);
+/* classify.c, needing the config: */
+data_class source_field_class(const revops_config *c, const conf_instance *src, const char *column);
+int retention_prune(const revops_config *c, double now);
 
 /* Read, load plugins, validate.  Returns NULL with every problem in d
  * (and exit code EXIT_CONFIG / EXIT_NOINPUT in *exit_code). */
@@ -438,6 +461,8 @@ typedef struct run_options {
     int dry_run;
     int64_t max_opportunities;     /* -1: the pipeline's own */
     action_pool *pool;             /* NULL: open and close actions per run */
+    const char *target;            /* the trigger's target and context, for the data agent */
+    const char *context;
 } run_options;
 
 typedef struct input_stats {
@@ -476,6 +501,8 @@ typedef struct run_result {
     size_t by_priority[4];
     action_stats *actions;
     size_t nactions;
+    struct json_object *model;     /* the model step's record (agent, narrative, tokens); NULL without a model */
+    size_t narrated;               /* findings with a model narrative */
 } run_result;
 
 /* Open a source, action or model instance: secrets resolved, open retried
@@ -489,6 +516,10 @@ void run_result_print(const run_result *r, const char *format, FILE *out);
 void session_id_default(char *out, size_t n);
 int source_query(revops_config *c, conf_instance *src, const char *dataset, const char *query, int64_t row_limit,
                  size_t rows_per_chunk, chunk_cb cb, void *cb_data, char *err, size_t errlen);
+
+/* ----------------------------------------------------- json_schema.c -- */
+/* Check value against a JSON Schema (our subset; see json_schema.c). */
+int json_schema_check(const char *schema_text, struct json_object *value, char *err, size_t errlen);
 
 /* ----------------------------------------------------------- model.c -- */
 /* A conversation the core owns: deep copies of every block. */
@@ -518,6 +549,40 @@ int64_t model_tokens(const model_session *ms);
 int model_budget_spent(const model_session *ms);
 struct json_object *model_session_json(const model_session *ms);
 void model_close(model_session *ms);
+
+/* ----------------------------------------------------------- agent.c -- */
+typedef struct agent_result {
+    char *answer;              /* de-anonymised; NULL when the agent stopped without one */
+    const char *stop;          /* answer, answer_cut_at_max_tokens, max_steps, budget, deadline, model_error */
+    int steps;                 /* model turns taken */
+    struct json_object *tool_calls;   /* one record per call: step, tool, source, status, rows, result_bytes, ... */
+    struct json_object *record;       /* kb_passages used, and the above once agent_result_json is called */
+    char error[1024];
+} agent_result;
+/* 0 with an answer, -1 without (r->stop and r->error say why). */
+int agent_run(revops_config *c, model_session *ms, privacy *pv, const char *task, const char *session_id, double deadline,
+              agent_result *r);
+struct json_object *agent_result_json(const agent_result *r);
+void agent_result_free(agent_result *r);
+void transcript_write(const revops_config *c, const char *session_id, const char *purpose, const char *system,
+                      const convo *cv, const privacy *pv);
+
+/* ---------------------------------------------------------- narrate.c -- */
+/* Narrate n findings in batches; 0 when every one got a narrative.  The
+ * record gets batches, narrated, repaired_batches, invalid_batches, notes. */
+int narrate_findings(revops_config *c, model_session *ms, privacy *pv, revops_finding **f, size_t n, size_t batch,
+                     const char *agent_notes, const char *session_id, struct json_object *record);
+const char *narrative_schema(void);
+
+/* ------------------------------------------------------------- ask.c -- */
+typedef struct ask_options {
+    const char *question;
+    const char *model;         /* NULL: agent.model */
+    const char *session_id;    /* NULL: ask_YYYYMMDD_HHMMSS */
+    int max_steps;             /* 0: agent.max_steps */
+    int json;
+} ask_options;
+int ask_run(revops_config *c, const ask_options *o);
 
 /* --------------------------------------------------------- trigger.c -- */
 typedef struct trigger_payload {

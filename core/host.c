@@ -202,10 +202,7 @@ static void h_json_free(revops_json *root)
 
 static char *h_json_quote(const char *s)
 {
-    json_object *o = json_object_new_string(s ? s : "");
-    char *r = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-    json_object_put(o);
-    return r;
+    return json_quote_string(s);
 }
 
 static void h_free(void *p)

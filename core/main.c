@@ -28,6 +28,8 @@ static const char usage_text[] =
     "                      run the pipelines matching the spec's trigger payload (JSON, argument or stdin)\n"
     "  kb search -c FILE [-n N] [--full] [--format text|json] QUERY\n"
     "                      the schema knowledge base passages (BM25) a data agent would get for QUERY\n"
+    "  ask -c FILE [--model NAME] [--max-steps N] [--session-id ID] [--format text|json] QUESTION\n"
+    "                      the data agent: the model answers QUESTION with the sources' tools\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE   configuration (default $REVOPS_CONFIG, else " REVOPS_CONFIG_FILE ")\n"
@@ -179,7 +181,7 @@ static int cmd_run(int argc, char **argv)
         config_free(c);
         return EXIT_USAGE;
     }
-    run_options o = { a.session_id, "manual", a.dry_run, -1, NULL };
+    run_options o = { a.session_id, "manual", a.dry_run, -1, NULL, NULL, NULL };
     code = run_selected(c, sel, n, &o, a.format);
     free(sel);
     config_free(c);
@@ -450,11 +452,57 @@ static int cmd_trigger(int argc, char **argv)
         fprintf(stderr, "revops: %s has no pipeline for analysis %s\n", path, t.analysis_type);
         code = EXIT_DATAERR;
     } else {
-        run_options o = { t.session_id[0] ? t.session_id : NULL, t.trigger_type, dry, t.max_opportunities, NULL };
+        run_options o = { t.session_id[0] ? t.session_id : NULL, t.trigger_type, dry, t.max_opportunities, NULL,
+                          t.target[0] ? t.target : NULL, t.context[0] ? t.context : NULL };
         code = run_selected(c, sel, n, &o, format);
     }
     free(sel);
     config_free(c);
+    return code;
+}
+
+/* `revops ask`: the data agent (core/ask.c). */
+static int cmd_ask(int argc, char **argv)
+{
+    const char *path = default_config(), *format = "text";
+    ask_options ao = { 0 };
+    static const struct option opts[] = { { "config", required_argument, 0, 'c' }, { "model", required_argument, 0, 'm' },
+                                           { "max-steps", required_argument, 0, 's' },
+                                           { "session-id", required_argument, 0, 'i' },
+                                           { "format", required_argument, 0, 'f' }, { 0, 0, 0, 0 } };
+    int ch;
+    while ((ch = getopt_long(argc, argv, "c:m:f:", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'c': path = optarg; break;
+        case 'm': ao.model = optarg; break;
+        case 'f': format = optarg; break;
+        case 'i':
+            if (!session_id_valid(optarg)) return usage_error("--session-id '%s' is not valid", optarg);
+            ao.session_id = optarg;
+            break;
+        case 's': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 1 || v > 100) return usage_error("--max-steps must be 1..100, not '%s'", optarg);
+            ao.max_steps = (int)v;
+            break;
+        }
+        default: return usage_error("%s", "bad option for 'ask'");
+        }
+    }
+    if (strcmp(format, "text") && strcmp(format, "json")) return usage_error("--format must be text or json, not '%s'", format);
+    ao.json = !strcmp(format, "json");
+    if (optind >= argc) return usage_error("%s", "'ask' needs a question");
+    strbuf q = { 0 };
+    for (int i = optind; i < argc; i++) sb_printf(&q, "%s%s", i > optind ? " " : "", argv[i]);
+    ao.question = q.buf;
+    int code;
+    revops_config *c = load(path, &code);
+    if (c) {
+        code = ask_run(c, &ao);
+        config_free(c);
+    }
+    sb_free(&q);
     return code;
 }
 
@@ -576,6 +624,7 @@ int main(int argc, char **argv)
     else if (!strcmp(cmd, "plugins")) code = cmd_plugins(argc - 1, argv + 1);
     else if (!strcmp(cmd, "query")) code = cmd_query(argc - 1, argv + 1);
     else if (!strcmp(cmd, "kb")) code = cmd_kb(argc - 1, argv + 1);
+    else if (!strcmp(cmd, "ask")) code = cmd_ask(argc - 1, argv + 1);
     else if (!strcmp(cmd, "trigger")) code = cmd_trigger(argc - 1, argv + 1);
     else code = usage_error("unknown command '%s'", cmd);
     oauth_cleanup();

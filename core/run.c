@@ -258,6 +258,77 @@ static int analyse(run_ctx *rc, int64_t cap)
     return 0;
 }
 
+/* The model step (the spec's InvokeDataAgent + InvokeAnalysisAgent), after
+ * the deterministic analysis: optionally the data agent with the spec's
+ * request template, then the narrative.  It only adds to the findings; any
+ * failure here is recorded and the run goes on with the deterministic text
+ * (deterministic mode is the same run without this step). */
+static void model_step(run_ctx *rc, const run_options *o)
+{
+    run_result *r = rc->r;
+    conf_pipeline *p = rc->p;
+    revops_config *c = rc->cfg;
+    log_set_context(r->session_id, r->pipeline, "analyse");
+    double t0 = mono_now();
+    json_object *rec = json_object_new_object();
+    r->model = rec;
+    retention_prune(c, (double)time(NULL));
+    char err[1024];
+    privacy *pv = privacy_new(&c->classes, err, sizeof err);
+    if (!pv) {
+        json_object_object_add(rec, "error", json_string_fmt("classification.key: %s", err));
+        log_error("no narrative: classification.key: %s", err);
+        return;
+    }
+    model_session ms;
+    if (model_open(&ms, c, p->narrate_model, p->model_budget, rc->deadline, &p->retry, err, sizeof err) < 0) {
+        json_object_object_add(rec, "error", json_object_new_string(err));
+        log_warn("no narrative: %s; the findings keep their deterministic text", err);
+        privacy_free(pv);
+        return;
+    }
+    char *notes = NULL;
+    if (p->agent) {
+        char *task = xasprintf("Gather all data required for %s analysis. Target: %s. Additional context: %s",
+                               p->analysis_type, o->target ? o->target : "all accounts", o->context ? o->context : "none");
+        agent_result ar;
+        model_session *agent_ms = &ms;
+        model_session other;
+        int separate = c->agent.model != p->narrate_model;
+        /* The agent may use another model than the narrative; both spend
+         * this run's one budget. */
+        if (separate && model_open(&other, c, c->agent.model, p->model_budget, rc->deadline, &p->retry, err, sizeof err) == 0)
+            agent_ms = &other;
+        else if (separate)
+            separate = 0, log_warn("data agent model: %s; using the narrative's model", err);
+        if (agent_run(c, agent_ms, pv, task, r->session_id, rc->deadline, &ar) == 0) notes = xstrdup(ar.answer);
+        else log_warn("data agent stopped without notes (%s): %s", ar.stop, ar.error);
+        json_object *aj = agent_result_json(&ar);
+        json_object_object_add(aj, "task", json_object_new_string(task));
+        json_object_object_add(rec, "agent", aj);
+        if (separate) {
+            ms.budget -= model_tokens(&other);
+            if (ms.budget < 1) ms.budget = 1;
+            json_object_object_add(rec, "agent_model", model_session_json(&other));
+            model_close(&other);
+        }
+        agent_result_free(&ar);
+        free(task);
+    }
+    json_object *nr = json_object_new_object();
+    narrate_findings(c, &ms, pv, r->findings, r->nfindings, p->narrate_batch, notes, r->session_id, nr);
+    json_object_object_add(rec, "narrative", nr);
+    for (size_t i = 0; i < r->nfindings; i++) r->narrated += r->findings[i]->narrative != NULL;
+    json_object_object_add(rec, "session", model_session_json(&ms));
+    json_object_object_add(rec, "seconds", json_number(mono_now() - t0, 3));
+    log_info("narrative: %zu of %zu findings narrated by %s, %lld tokens in, %lld out", r->narrated, r->nfindings,
+             p->narrate_model->name, (long long)ms.tokens_in, (long long)ms.tokens_out);
+    model_close(&ms);
+    free(notes);
+    privacy_free(pv);
+    r->step_seconds[STEP_ANALYSE] += mono_now() - t0;
+}
+
 static int routed(const conf_route *rt, const revops_finding *f)
 {
     return (rt->priorities & (1u << f->priority)) && f->score >= rt->min_score;
@@ -474,6 +545,7 @@ int run_pipeline(revops_config *c, conf_pipeline *p, const run_options *o, run_r
     free(opened);
     if (ok && analyse(&rc, info.max_opportunities) < 0) ok = 0;
     if (initialised) p->analysis->desc->vt.analysis->destroy(rc.state);
+    if (ok && p->narrate_model && r->nfindings) model_step(&rc, o);
     if (ok) {
         act(&rc);
         r->status = r->partial ? "partial" : "ok";
@@ -498,6 +570,7 @@ void run_result_free(run_result *r)
     free(r->findings);
     free(r->inputs);
     free(r->actions);
+    json_object_put(r->model);
     memset(r, 0, sizeof *r);
 }
 
@@ -560,6 +633,7 @@ json_object *run_result_json(const run_result *r, int with_findings)
         json_object_array_add(acts, x);
     }
     json_object_object_add(o, "actions", acts);
+    if (r->model) json_object_object_add(o, "model", json_object_get(r->model));
     if (with_findings) {
         json_object *fs = json_object_new_array();
         for (size_t i = 0; i < r->nfindings; i++) json_object_array_add(fs, finding_to_json(r->findings[i]));
@@ -607,6 +681,17 @@ void run_result_print(const run_result *r, const char *format, FILE *out)
             r->by_priority[2], r->by_priority[1], r->by_priority[0]);
     if (r->findings_total > r->nfindings) fprintf(out, " of %zu, capped by max_opportunities", r->findings_total);
     fputc('\n', out);
+    if (r->model) {
+        json_object *ses = json_object_object_get(r->model, "session"), *err = json_object_object_get(r->model, "error");
+        if (err)
+            fprintf(out, "  model: none used: %s\n", json_object_get_string(err));
+        else if (ses)
+            fprintf(out, "  model %s: %zu of %zu findings narrated; %s calls, %s tokens in, %s out\n",
+                    json_object_get_string(json_object_object_get(ses, "model")), r->narrated, r->nfindings,
+                    json_object_get_string(json_object_object_get(ses, "calls")),
+                    json_object_get_string(json_object_object_get(ses, "input_tokens")),
+                    json_object_get_string(json_object_object_get(ses, "output_tokens")));
+    }
     for (size_t k = 0; k < r->nactions; k++)
         fprintf(out, "  action %s: %zu routed, %zu delivered, %zu failed%s%s\n", r->actions[k].name, r->actions[k].routed,
                 r->actions[k].delivered, r->actions[k].failed, r->actions[k].last_error[0] ? ": " : "",

@@ -3,6 +3,7 @@
 #include "core.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -161,6 +162,31 @@ void sleep_seconds(double s)
     if (s <= 0) return;
     struct timespec ts = { (time_t)s, (long)((s - (double)(time_t)s) * 1e9) };
     while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {}
+}
+
+void sha256_raw(const void *data, size_t len, unsigned char out[32])
+{
+    unsigned int mdlen = 0;
+    EVP_Digest(data, len, out, &mdlen, EVP_sha256(), NULL);
+}
+
+struct json_object *json_string_fmt(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = xvasprintf(fmt, ap);
+    va_end(ap);
+    json_object *o = json_object_new_string(s);
+    free(s);
+    return o;
+}
+
+char *json_quote_string(const char *s)
+{
+    json_object *o = json_object_new_string(s ? s : "");
+    char *r = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(o);
+    return r;
 }
 
 void sha256_hex(const void *data, size_t len, char out[65])

@@ -1,0 +1,182 @@
+#!/bin/sh
+# The data agent (`revops ask`, core/agent.c) against each provider's fake
+# (anthropic, openai, bedrock), driven by the same scripts: the tool loop
+# (tool call -> classified result -> answer), pseudonyms mapped back in tool
+# input and answer, a tool the config does not offer, a write refused by the
+# source, a loop cut at max_steps, malformed JSON, throttling, a 5xx, the
+# token budget, the row cap, the run record, transcripts and their retention.
+# Every request body the fakes recorded is checked: no RESTRICTED value and no
+# raw value of a pseudonymised field ever leaves.
+. "$top_srcdir/tests/tap.sh"
+. "$top_srcdir/tests/model_fakes.sh"
+tap_tmpdir
+export REVOPS_PLUGIN_PATH="$PLUGINS"
+export REVOPS_TEST_PSEUDONYM_KEY="agent-test-pseudonym-key"
+
+sqlite3 "$TMP/crm.db" <<'SQL'
+CREATE TABLE accounts (sf_account_id TEXT, sf_account_name TEXT, account_region TEXT, contact_email TEXT, note TEXT, arr REAL);
+INSERT INTO accounts VALUES
+ ('001A', 'Acme Corp', 'EMEA', 'cfo@acme.example', 'Renewal call with Acme Corp; write to cfo@acme.example', 120000),
+ ('001B', 'O''Brien & Söhne GmbH', 'EMEA', 'anna@obrien.example', 'O''Brien & Söhne GmbH asked for a discount', 80000),
+ ('001C', '東京アナリティクス', 'APAC', 'kenji@tokyo.example', 'Kenji (kenji@tokyo.example) is the champion', 50000),
+ ('001D', 'Zeta Labs', 'NA', 'ops@zeta.example', 'quiet quarter', 20000),
+ ('001E', 'Yonder Inc', 'NA', 'cto@yonder.example', 'expansion talk', 90000);
+SQL
+RAW_VALUES="Acme Corp|O'Brien & Söhne GmbH|東京アナリティクス|Zeta Labs|Yonder Inc|cfo@acme.example|anna@obrien.example|kenji@tokyo.example|ops@zeta.example|cto@yonder.example"
+# The pseudonym classify.c documents: ANON_ + 12 hex of HMAC-SHA256(SHA-256(key), value).
+pseudonym() {
+    "$PYTHON" -c 'import hashlib,hmac,sys; k=hashlib.sha256(sys.argv[1].encode()).digest(); print("ANON_"+hmac.new(k, sys.argv[2].encode(), hashlib.sha256).hexdigest()[:12])' \
+        "$REVOPS_TEST_PSEUDONYM_KEY" "$1"
+}
+ACME=$(pseudonym "Acme Corp")
+
+conf() {  # conf EXTRA-AGENT-SETTINGS -> $TMP/agent.conf for the current fake
+    cat > "$TMP/agent.conf" <<C
+state_dir = "$TMP/state";
+retry = { interval = 0.05; max_attempts = 3; };
+knowledge_base = "$top_srcdir/config/kb";
+classification = { default = "RESTRICTED"; key = "env:REVOPS_TEST_PSEUDONYM_KEY"; };
+sources = { warehouse = { plugin = "sqlite"; database = "$TMP/crm.db";
+    fields = { sf_account_id = "INTERNAL"; sf_account_name = "CONFIDENTIAL"; account_region = "PUBLIC";
+               contact_email = "RESTRICTED"; note = "INTERNAL"; arr = "INTERNAL"; n = "PUBLIC"; }; }; };
+models = { $MODEL_CONF };
+agent = { model = "m"; max_steps = 4; $1 };
+C
+}
+script() {  # script NAME JSON
+    printf '%s\n' "$2" > "$TMP/$1.json"
+}
+ask() {  # ask ARGS... -> $TMP/out, $TMP/err; returns revops' status
+    "$REVOPS" ask -c "$TMP/agent.conf" "$@" > "$TMP/out" 2> "$TMP/err"
+}
+no_raw_values() {  # no_raw_values BODIES NAME
+    leaked=$(echo "$RAW_VALUES" | tr '|' '\n' | while IFS= read -r v; do grep -qF -- "$v" "$1" && echo "$v"; done)
+    is "$leaked" "" "$2"
+}
+
+SELECT_ALL='{"sql": "SELECT sf_account_id, sf_account_name, account_region, contact_email, note, arr FROM accounts ORDER BY sf_account_id"}'
+for P in anthropic openai bedrock; do
+    echo "# provider $P"
+    REC="$TMP/$P.rec"
+
+    # The tool loop: a query, the classified result, an answer quoting it.
+    script loop "{\"turns\": [{\"tool_calls\": [{\"name\": \"warehouse__sql_query\", \"input\": $SELECT_ALL}]}, {\"echo_tool_results\": true}]}"
+    model_fake "$P" "$TMP/loop.json" "$REC"
+    conf ""
+    ask "Which accounts renew soon?"; is "$?" 0 "$P: ask answers after one tool call"
+    is "$(requests "$REC")" 2 "$P: two model turns (tool call, answer)"
+    like "$TMP/out" "Acme Corp" "$P: the answer names Acme Corp (pseudonym mapped back)"
+    like "$TMP/out" "O'Brien & Söhne GmbH" "$P: and O'Brien & Söhne GmbH"
+    like "$TMP/out" "東京アナリティクス" "$P: and 東京アナリティクス"
+    unlike "$TMP/out" "ANON_" "$P: no pseudonym is left in the answer"
+    unlike "$TMP/out" "cfo@acme.example" "$P: the RESTRICTED e-mail is not in the answer either"
+    bodies "$REC" "$TMP/bodies"
+    no_raw_values "$TMP/bodies" "$P: no account name and no e-mail in any request body"
+    like "$TMP/bodies" "$ACME" "$P: Acme Corp went out as HMAC-SHA256 pseudonym $ACME"
+    like "$TMP/bodies" "withheld_columns" "$P: the result says which columns were withheld"
+    like "$TMP/bodies" "[REDACTED]" "$P: the e-mail quoted in a note was scrubbed"
+    like "$TMP/bodies" "Renewal call with $ACME" "$P: the name in the note became its pseudonym"
+    like "$TMP/bodies" "warehouse__sql_query" "$P: the source's tool was offered by its qualified name"
+    like "$TMP/bodies" "Table salesforce_account_d" "$P: knowledge base passages went into the prompt"
+    tail -n 1 "$TMP/state/runs.jsonl" > "$TMP/rec.json"
+    is "$(jget "$TMP/rec.json" "(d['kind'], d['status'], d['agent']['stop'], d['agent']['steps'])")" "('ask', 'ok', 'answer', 2)" "$P: run record: kind ask, ok, answered in 2 steps"
+    is "$(jget "$TMP/rec.json" "[(c['tool'], c['status'], c['rows'], c['result_bytes'] > 100) for c in d['agent']['tool_calls']]")" \
+        "[('warehouse__sql_query', 'ok', 5, True)]" "$P: run record keeps the tool call, its rows and result size"
+    is "$(jget "$TMP/rec.json" "d['model']['input_tokens'] > 0 and d['model']['output_tokens'] > 0 and d['model']['calls'] == 2")" True "$P: token usage recorded"
+    ls "$TMP/state/transcripts/" > "$TMP/tr.txt"
+    like "$TMP/tr.txt" "-agent.CONFIDENTIAL.jsonl" "$P: transcript kept, named by the most sensitive class sent"
+    cat "$TMP/state/transcripts/"*.jsonl > "$TMP/tr.all"
+    no_raw_values "$TMP/tr.all" "$P: the transcript holds no raw name or e-mail"
+    for f in "$TMP/out" "$TMP/err" "$TMP/state/runs.jsonl" "$TMP/tr.all"; do unlike "$f" "$MODEL_KEY" "$P: the API key is not in $(basename "$f")"; done
+    unlike "$TMP/state/runs.jsonl" "$AWS_SECRET" "$P: the AWS secret is not in the run record"
+
+    # A pseudonym in the model's query reaches the source as the value.
+    script pseudo "{\"turns\": [{\"tool_calls\": [{\"name\": \"warehouse__sql_query\", \"input\": {\"sql\": \"SELECT sf_account_id, arr FROM accounts WHERE sf_account_name = '$ACME'\"}}]}, {\"echo_tool_results\": true}]}"
+    model_fake "$P" "$TMP/pseudo.json" "$REC"
+    ask "What is Acme's ARR?"; is "$?" 0 "$P: a query written with a pseudonym runs"
+    like "$TMP/out" '"001A",120000' "$P: and finds Acme's row (the pseudonym was mapped back for the source)"
+
+    # A tool the configuration does not offer, and a write: both refused to the model, the loop goes on.
+    script bad "{\"turns\": [{\"tool_calls\": [{\"name\": \"warehouse__drop_everything\", \"input\": {}}, {\"name\": \"warehouse__sql_query\", \"input\": {\"sql\": \"DELETE FROM accounts\"}}]}, {\"text\": \"I could not do that.\"}]}"
+    model_fake "$P" "$TMP/bad.json" "$REC"
+    ask "Clean up the accounts"; is "$?" 0 "$P: refused tools do not end the session"
+    bodies "$REC" "$TMP/bodies"
+    like "$TMP/bodies" "no tool named 'warehouse__drop_everything' is offered" "$P: an unoffered tool is refused to the model"
+    like "$TMP/bodies" "not a read-only query" "$P: the source refused the DELETE, and the model was told"
+    is "$(sqlite3 "$TMP/crm.db" 'SELECT count(*) FROM accounts')" 5 "$P: the table is intact"
+    tail -n 1 "$TMP/state/runs.jsonl" > "$TMP/rec.json"
+    is "$(jget "$TMP/rec.json" "[c['status'] for c in d['agent']['tool_calls']]")" "['refused', 'error']" "$P: both refusals in the run record"
+
+    # A loop that never ends: cut at max_steps.
+    script forever "{\"repeat_last\": true, \"turns\": [{\"tool_calls\": [{\"name\": \"warehouse__sql_query\", \"input\": {\"sql\": \"SELECT count(*) AS n FROM accounts\"}}]}]}"
+    model_fake "$P" "$TMP/forever.json" "$REC"
+    ask --max-steps 3 "Count forever"; is "$?" 1 "$P: a never-ending loop ends without an answer"
+    is "$(requests "$REC")" 3 "$P: after exactly max_steps = 3 model turns"
+    like "$TMP/err" "no answer (max_steps)" "$P: and says why"
+
+    # Malformed JSON from the provider.
+    script broken '{"turns": [{"raw": "{\"content\": [ not json"}]}'
+    model_fake "$P" "$TMP/broken.json" "$REC"
+    ask "Anything"; is "$?" 1 "$P: malformed JSON from the provider fails cleanly"
+    like "$TMP/err" "no answer (model_error)" "$P: as a model error"
+
+    # Throttled once, then an answer: retried by the host.
+    script throttle '{"turns": [{"status": 429, "retry_after": 0}, {"text": "All good."}]}'
+    model_fake "$P" "$TMP/throttle.json" "$REC"
+    ask "Status?"; is "$?" 0 "$P: throttling is retried"
+    is "$(requests "$REC")" 2 "$P: one retry"
+    like "$TMP/out" "All good." "$P: then the answer"
+
+    # A 5xx that does not go away: max_attempts tries, then a clear error.
+    script down '{"repeat_last": true, "turns": [{"status": 500, "error": "the fake is down"}]}'
+    model_fake "$P" "$TMP/down.json" "$REC"
+    ask "Status?"; is "$?" 1 "$P: a lasting 5xx fails the session"
+    is "$(requests "$REC")" 3 "$P: after retry.max_attempts = 3 tries"
+    like "$TMP/err" "HTTP 500" "$P: the error names the status"
+
+    # The token budget stops the agent cleanly.
+    script budget '{"repeat_last": true, "turns": [{"usage": {"input": 100, "output": 60}, "tool_calls": [{"name": "warehouse__sql_query", "input": {"sql": "SELECT 1 AS n"}}]}]}'
+    model_fake "$P" "$TMP/budget.json" "$REC"
+    conf "max_tokens = 150;"
+    ask "Spend"; is "$?" 1 "$P: a spent budget ends the session"
+    is "$(requests "$REC")" 1 "$P: no model call once the budget is spent"
+    like "$TMP/err" "no answer (budget)" "$P: and says the budget stopped it"
+
+    # The row cap.
+    script cap "{\"turns\": [{\"tool_calls\": [{\"name\": \"warehouse__sql_query\", \"input\": $SELECT_ALL}]}, {\"echo_tool_results\": true}]}"
+    model_fake "$P" "$TMP/cap.json" "$REC"
+    conf "row_cap = 2;"
+    ask "All accounts"; is "$?" 0 "$P: capped result answered"
+    tail -n 1 "$TMP/state/runs.jsonl" > "$TMP/rec.json"
+    is "$(jget "$TMP/rec.json" "(d['agent']['tool_calls'][0]['rows'], d['agent']['tool_calls'][0]['truncated'])")" "(2, True)" "$P: row_cap = 2 keeps 2 rows and says truncated"
+done
+
+# Retention: transcripts older than their class' retention_days are deleted.
+mkdir -p "$TMP/state/transcripts"
+touch -d '100 days ago' "$TMP/state/transcripts/old-agent.CONFIDENTIAL.jsonl" "$TMP/state/transcripts/old-agent.PUBLIC.jsonl"
+touch -d '40 days ago' "$TMP/state/transcripts/older-agent.RESTRICTED.jsonl"
+script throttle '{"turns": [{"text": "ok"}]}'
+model_fake anthropic "$TMP/throttle.json" "$TMP/r.rec"
+conf ""
+ask "Anything"
+ok "$([ ! -e "$TMP/state/transcripts/old-agent.CONFIDENTIAL.jsonl" ]; echo $?)" "retention: a CONFIDENTIAL transcript older than 90 days is deleted"
+ok "$([ -e "$TMP/state/transcripts/old-agent.PUBLIC.jsonl" ]; echo $?)" "retention: a PUBLIC one of the same age is kept (365 days)"
+ok "$([ ! -e "$TMP/state/transcripts/older-agent.RESTRICTED.jsonl" ]; echo $?)" "retention: RESTRICTED goes after 30 days"
+
+# Configuration errors name file and line.
+cat > "$TMP/bad.conf" <<C
+classification = { default = "SECRET"; classes = { RESTRICTED = { can_embed = true; }; }; };
+sources = { w = { plugin = "sqlite"; database = "$TMP/crm.db"; fields = { x = "TOP"; }; }; };
+agent = { model = "nope"; };
+C
+"$REVOPS" check-config -c "$TMP/bad.conf" > "$TMP/out" 2>&1; is "$?" 78 "a bad classification is a configuration error"
+like "$TMP/out" "bad.conf:1: classification: 'default' = \"SECRET\" is not one of: PUBLIC, INTERNAL, CONFIDENTIAL, RESTRICTED" "unknown default class, with file:line"
+like "$TMP/out" "bad.conf:1: classification.classes.RESTRICTED: can_embed cannot be true: RESTRICTED data never reaches a model" "RESTRICTED can never be embedded"
+like "$TMP/out" "bad.conf:2: source 'w' fields: 'x' = \"TOP\" is not one of" "a field's unknown class"
+like "$TMP/out" "bad.conf:3: agent: no model named 'nope' in the models section (models: none)" "an unknown agent model"
+
+# Without an agent: a clear error, no crash.
+printf 'sources = { w = { plugin = "sqlite"; database = "%s"; }; };\n' "$TMP/crm.db" > "$TMP/none.conf"
+"$REVOPS" ask -c "$TMP/none.conf" "hello" > "$TMP/out" 2>&1; is "$?" 78 "ask without an agent: configuration error"
+like "$TMP/out" "configures no data agent" "and says what to add"
+done_testing
