@@ -420,6 +420,11 @@ int agent_run(revops_config *c, model_session *ms, privacy *pv, const char *task
             snprintf(r->error, sizeof r->error, "the run's deadline passed after %d step%s", step - 1, step == 2 ? "" : "s");
             break;
         }
+        /* What is sent again is scrubbed again: values learned since. */
+        convo_scrub(&cv, pv);
+        char *fresh = privacy_scrub(pv, system);
+        free(system);
+        system = fresh;
         revops_model_request req = { system, cv.n, cv.msgs, a.ntools, a.ntools ? a.offered : NULL, AGENT_REPLY_TOKENS, -1, 0 };
         revops_model_reply reply;
         r->steps = step;

@@ -527,6 +527,7 @@ typedef struct convo { revops_message *msgs; size_t n, cap; } convo;
 void convo_add(convo *cv, revops_role role, const revops_block *blocks, size_t n);
 void convo_add_text(convo *cv, revops_role role, const char *text);
 void convo_free(convo *cv);
+void convo_scrub(convo *cv, privacy *pv);
 const char *stop_reason_name(revops_stop_reason s);
 typedef struct model_session {
     revops_config *cfg;

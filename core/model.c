@@ -55,6 +55,29 @@ void convo_free(convo *cv)
     memset(cv, 0, sizeof *cv);
 }
 
+/* Scrub every text of the conversation again with what the session knows
+ * now: a value learned in a later tool result may sit in an earlier one (or
+ * in the knowledge base passages of the system prompt), and the whole
+ * conversation is sent again on every turn. */
+void convo_scrub(convo *cv, privacy *pv)
+{
+    for (size_t i = 0; i < cv->n; i++) {
+        for (size_t k = 0; k < cv->msgs[i].nblocks; k++) {
+            revops_block *b = (revops_block *)&cv->msgs[i].blocks[k];
+            if (b->text) {
+                char *s = privacy_scrub(pv, b->text);
+                free((char *)b->text);
+                b->text = s;
+            }
+            if (b->input_json) {
+                char *s = privacy_scrub(pv, b->input_json);
+                free((char *)b->input_json);
+                b->input_json = s;
+            }
+        }
+    }
+}
+
 const char *stop_reason_name(revops_stop_reason s)
 {
     switch (s) {

@@ -235,6 +235,7 @@ int narrate_findings(revops_config *c, model_session *ms, privacy *pv, revops_fi
         char err[512] = "";
         int done = 0;
         for (int attempt = 1; attempt <= 2 && !done; attempt++) {
+            convo_scrub(&cv, pv);
             revops_model_request req = { SYSTEM, cv.n, cv.msgs, 0, NULL, (int64_t)(400 * m + 300), -1, 1 };
             revops_model_reply reply;
             if (model_call(ms, attempt == 1 ? "narrative" : "narrative_repair", &req, &reply) != REVOPS_OK) {

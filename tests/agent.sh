@@ -10,6 +10,7 @@
 . "$top_srcdir/tests/tap.sh"
 . "$top_srcdir/tests/model_fakes.sh"
 tap_tmpdir
+[ -n "${KEEP_TMP:-}" ] && trap - EXIT && echo "# TMP=$TMP"
 export REVOPS_PLUGIN_PATH="$PLUGINS"
 export REVOPS_TEST_PSEUDONYM_KEY="agent-test-pseudonym-key"
 
@@ -48,12 +49,19 @@ script() {  # script NAME JSON
 }
 ask() {  # ask ARGS... -> $TMP/out, $TMP/err; returns revops' status
     "$REVOPS" ask -c "$TMP/agent.conf" "$@" > "$TMP/out" 2> "$TMP/err"
+    rc=$?
+    [ -n "${AGENT_TEST_DEBUG:-}" ] && sed 's/^/# err: /' "$TMP/err"
+    return $rc
 }
 no_raw_values() {  # no_raw_values BODIES NAME
     leaked=$(echo "$RAW_VALUES" | tr '|' '\n' | while IFS= read -r v; do grep -qF -- "$v" "$1" && echo "$v"; done)
     is "$leaked" "" "$2"
 }
 
+fake() {  # fake SCRIPT-NAME [AGENT-SETTINGS]: the provider's fake on that script, and a config for it
+    model_fake "$P" "$TMP/$1.json" "$REC"
+    conf "${2:-}"
+}
 SELECT_ALL='{"sql": "SELECT sf_account_id, sf_account_name, account_region, contact_email, note, arr FROM accounts ORDER BY sf_account_id"}'
 for P in anthropic openai bedrock; do
     echo "# provider $P"
@@ -61,8 +69,7 @@ for P in anthropic openai bedrock; do
 
     # The tool loop: a query, the classified result, an answer quoting it.
     script loop "{\"turns\": [{\"tool_calls\": [{\"name\": \"warehouse__sql_query\", \"input\": $SELECT_ALL}]}, {\"echo_tool_results\": true}]}"
-    model_fake "$P" "$TMP/loop.json" "$REC"
-    conf ""
+    fake loop
     ask "Which accounts renew soon?"; is "$?" 0 "$P: ask answers after one tool call"
     is "$(requests "$REC")" 2 "$P: two model turns (tool call, answer)"
     like "$TMP/out" "Acme Corp" "$P: the answer names Acme Corp (pseudonym mapped back)"
@@ -83,69 +90,71 @@ for P in anthropic openai bedrock; do
     is "$(jget "$TMP/rec.json" "[(c['tool'], c['status'], c['rows'], c['result_bytes'] > 100) for c in d['agent']['tool_calls']]")" \
         "[('warehouse__sql_query', 'ok', 5, True)]" "$P: run record keeps the tool call, its rows and result size"
     is "$(jget "$TMP/rec.json" "d['model']['input_tokens'] > 0 and d['model']['output_tokens'] > 0 and d['model']['calls'] == 2")" True "$P: token usage recorded"
-    ls "$TMP/state/transcripts/" > "$TMP/tr.txt"
-    like "$TMP/tr.txt" "-agent.CONFIDENTIAL.jsonl" "$P: transcript kept, named by the most sensitive class sent"
-    cat "$TMP/state/transcripts/"*.jsonl > "$TMP/tr.all"
+    tr=$(ls -t "$TMP/state/transcripts/" | head -n 1)
+    like_name=$(echo "$tr" | grep -c -- "-agent.CONFIDENTIAL.jsonl\$")
+    is "$like_name" 1 "$P: transcript kept, named by the most sensitive class sent ($tr)"
+    cp "$TMP/state/transcripts/$tr" "$TMP/tr.all"
     no_raw_values "$TMP/tr.all" "$P: the transcript holds no raw name or e-mail"
     for f in "$TMP/out" "$TMP/err" "$TMP/state/runs.jsonl" "$TMP/tr.all"; do unlike "$f" "$MODEL_KEY" "$P: the API key is not in $(basename "$f")"; done
     unlike "$TMP/state/runs.jsonl" "$AWS_SECRET" "$P: the AWS secret is not in the run record"
 
-    # A pseudonym in the model's query reaches the source as the value.
-    script pseudo "{\"turns\": [{\"tool_calls\": [{\"name\": \"warehouse__sql_query\", \"input\": {\"sql\": \"SELECT sf_account_id, arr FROM accounts WHERE sf_account_name = '$ACME'\"}}]}, {\"echo_tool_results\": true}]}"
-    model_fake "$P" "$TMP/pseudo.json" "$REC"
+    # A pseudonym the model saw, used in its next query, reaches the source as the value.
+    script pseudo "{\"turns\": [{\"tool_calls\": [{\"name\": \"warehouse__sql_query\", \"input\": $SELECT_ALL}]}, {\"tool_calls\": [{\"name\": \"warehouse__sql_query\", \"input\": {\"sql\": \"SELECT sf_account_id, arr FROM accounts WHERE sf_account_name = '$ACME'\"}}]}, {\"echo_tool_results\": true}]}"
+    fake pseudo
     ask "What is Acme's ARR?"; is "$?" 0 "$P: a query written with a pseudonym runs"
-    like "$TMP/out" '"001A",120000' "$P: and finds Acme's row (the pseudonym was mapped back for the source)"
+    like "$TMP/out" '"rows":[["001A",120000]]' "$P: and finds Acme's row (the pseudonym was mapped back for the source)"
+    bodies "$REC" "$TMP/bodies"
+    like "$TMP/bodies" "WHERE sf_account_name = '$ACME'" "$P: the model's query went out with the pseudonym"
+    no_raw_values "$TMP/bodies" "$P: and no raw value left in that session either"
 
     # A tool the configuration does not offer, and a write: both refused to the model, the loop goes on.
     script bad "{\"turns\": [{\"tool_calls\": [{\"name\": \"warehouse__drop_everything\", \"input\": {}}, {\"name\": \"warehouse__sql_query\", \"input\": {\"sql\": \"DELETE FROM accounts\"}}]}, {\"text\": \"I could not do that.\"}]}"
-    model_fake "$P" "$TMP/bad.json" "$REC"
+    fake bad
     ask "Clean up the accounts"; is "$?" 0 "$P: refused tools do not end the session"
     bodies "$REC" "$TMP/bodies"
     like "$TMP/bodies" "no tool named 'warehouse__drop_everything' is offered" "$P: an unoffered tool is refused to the model"
-    like "$TMP/bodies" "not a read-only query" "$P: the source refused the DELETE, and the model was told"
+    like "$TMP/bodies" "only a SELECT or WITH statement is allowed (got 'DELETE')" "$P: the source refused the DELETE, and the model was told"
     is "$(sqlite3 "$TMP/crm.db" 'SELECT count(*) FROM accounts')" 5 "$P: the table is intact"
     tail -n 1 "$TMP/state/runs.jsonl" > "$TMP/rec.json"
     is "$(jget "$TMP/rec.json" "[c['status'] for c in d['agent']['tool_calls']]")" "['refused', 'error']" "$P: both refusals in the run record"
 
     # A loop that never ends: cut at max_steps.
     script forever "{\"repeat_last\": true, \"turns\": [{\"tool_calls\": [{\"name\": \"warehouse__sql_query\", \"input\": {\"sql\": \"SELECT count(*) AS n FROM accounts\"}}]}]}"
-    model_fake "$P" "$TMP/forever.json" "$REC"
+    fake forever
     ask --max-steps 3 "Count forever"; is "$?" 1 "$P: a never-ending loop ends without an answer"
     is "$(requests "$REC")" 3 "$P: after exactly max_steps = 3 model turns"
     like "$TMP/err" "no answer (max_steps)" "$P: and says why"
 
     # Malformed JSON from the provider.
     script broken '{"turns": [{"raw": "{\"content\": [ not json"}]}'
-    model_fake "$P" "$TMP/broken.json" "$REC"
+    fake broken
     ask "Anything"; is "$?" 1 "$P: malformed JSON from the provider fails cleanly"
     like "$TMP/err" "no answer (model_error)" "$P: as a model error"
 
     # Throttled once, then an answer: retried by the host.
     script throttle '{"turns": [{"status": 429, "retry_after": 0}, {"text": "All good."}]}'
-    model_fake "$P" "$TMP/throttle.json" "$REC"
+    fake throttle
     ask "Status?"; is "$?" 0 "$P: throttling is retried"
     is "$(requests "$REC")" 2 "$P: one retry"
     like "$TMP/out" "All good." "$P: then the answer"
 
     # A 5xx that does not go away: max_attempts tries, then a clear error.
     script down '{"repeat_last": true, "turns": [{"status": 500, "error": "the fake is down"}]}'
-    model_fake "$P" "$TMP/down.json" "$REC"
+    fake down
     ask "Status?"; is "$?" 1 "$P: a lasting 5xx fails the session"
     is "$(requests "$REC")" 3 "$P: after retry.max_attempts = 3 tries"
     like "$TMP/err" "HTTP 500" "$P: the error names the status"
 
     # The token budget stops the agent cleanly.
     script budget '{"repeat_last": true, "turns": [{"usage": {"input": 100, "output": 60}, "tool_calls": [{"name": "warehouse__sql_query", "input": {"sql": "SELECT 1 AS n"}}]}]}'
-    model_fake "$P" "$TMP/budget.json" "$REC"
-    conf "max_tokens = 150;"
+    fake budget "max_tokens = 150;"
     ask "Spend"; is "$?" 1 "$P: a spent budget ends the session"
     is "$(requests "$REC")" 1 "$P: no model call once the budget is spent"
     like "$TMP/err" "no answer (budget)" "$P: and says the budget stopped it"
 
     # The row cap.
     script cap "{\"turns\": [{\"tool_calls\": [{\"name\": \"warehouse__sql_query\", \"input\": $SELECT_ALL}]}, {\"echo_tool_results\": true}]}"
-    model_fake "$P" "$TMP/cap.json" "$REC"
-    conf "row_cap = 2;"
+    fake cap "row_cap = 2;"
     ask "All accounts"; is "$?" 0 "$P: capped result answered"
     tail -n 1 "$TMP/state/runs.jsonl" > "$TMP/rec.json"
     is "$(jget "$TMP/rec.json" "(d['agent']['tool_calls'][0]['rows'], d['agent']['tool_calls'][0]['truncated'])")" "(2, True)" "$P: row_cap = 2 keeps 2 rows and says truncated"

@@ -12,7 +12,9 @@ answered with the provider's 400 error "fake: script exhausted".  TURN is one of
   {"tool_calls": [{"name": N, "input": {...}}, ...], "text": "..."}
                                            the model calls tools (text optional)
   {"narrate": true}                        the narrative answer, built from the
-                                           ```json block of the last user message
+                                           last ```json block of the user messages
+                                           (a repair request is a later user
+                                           message without one)
   {"echo_tool_results": true}              a final answer quoting every tool
                                            result of the last user message
   {"status": 429, "retry_after": 1}        the provider's throttling error
@@ -82,7 +84,8 @@ class Provider:
     """Override: route(path) -> bool, check(handler, body) -> error reply or
     None, answer(turn, request) -> (status, headers, body bytes), error(status,
     message, turn) -> (status, headers, body bytes), and the request readers
-    last_user_texts(request) / last_tool_results(request)."""
+    last_user_texts(request) (every user text, latest last) /
+    last_tool_results(request) (the tool results of the last user message)."""
 
     def route(self, method, path):
         raise NotImplementedError

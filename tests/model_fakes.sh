@@ -14,6 +14,7 @@ model_fake() {
     MODEL_FAKE_FIFO="$TMP/model_fake.$provider.$$.$(date +%s%N)"
     mkfifo "$MODEL_FAKE_FIFO"
     : > "$record"
+    rm -f "$TMP/model_fake.port"
     case $provider in
     anthropic) set -- --api-key "$MODEL_KEY" ;;
     openai) set -- --api-key "$MODEL_KEY" ;;

@@ -93,7 +93,7 @@ PY
     leaked=$(while IFS= read -r name; do grep -qF -- "$name" "$TMP/bodies" && echo "$name"; done < "$TMP/names")
     is "$leaked" "" "$P: no account name in any request body (CONFIDENTIAL: pseudonymised, scrubbed from titles)"
     like "$TMP/bodies" "ANON_" "$P: pseudonyms went instead"
-    like "$TMP/bodies" '"required": ["narratives"]' "$P: the schema was in the prompt"
+    like "$TMP/bodies" '\"required\":[\"narratives\"]' "$P: the schema was in the prompt"
     tail -n 1 "$TMP/state/runs.jsonl" > "$TMP/rec.json"
     is "$(jget "$TMP/rec.json" "(d['model']['narrative']['narrated'], d['model']['narrative']['invalid_batches'], d['model']['session']['calls'])")" \
         "($N, 0, $batches)" "$P: run record: narrated, no invalid batch, calls"
@@ -148,7 +148,7 @@ like "$TMP/rec.json" "the token budget of 1000 is spent" "budget: the note says 
 printf '{"turns": [{"tool_calls": [{"name": "warehouse__sql_query", "input": {"sql": "SELECT count(*) AS n FROM salesforce_account_d"}}]}, {"text": "There are many accounts."}, {"narrate": true}], "repeat_last": true}\n' > "$TMP/s.json"
 model_fake anthropic "$TMP/s.json" "$TMP/r.rec"
 conf agent "narrate = { model = \"m\"; batch = 100; }; agent = true;" "models = { $MODEL_CONF }; agent = { model = \"m\"; };"
-"$REVOPS" trigger -c "$TMP/agent.conf" '{"sessionId": "trig_agent_1", "analysisType": "A1", "target": "account_abc123", "context": "closed_lost_opportunities"}' > "$TMP/agent.out" 2> "$TMP/agent.err"
+"$REVOPS" trigger -c "$TMP/agent.conf" '{"triggerType": "manual", "sessionId": "trig_agent_1", "analysisType": "A1", "target": "account_abc123", "context": "closed_lost_opportunities"}' > "$TMP/agent.out" 2> "$TMP/agent.err"
 is "$?" 0 "agent + narrative: the triggered run succeeds"
 bodies "$TMP/r.rec" "$TMP/bodies"
 like "$TMP/bodies" "Gather all data required for A1 analysis. Target: account_abc123. Additional context: closed_lost_opportunities" "agent: the spec's request template with the trigger's target and context"
