@@ -346,7 +346,11 @@ class Bedrock(fake_model.Provider):
         return []
 
     def last_user_texts(self, request):
-        return [b["text"] for b in self._last_user(request) if "text" in b]
+        # Every user text, the latest last: fake_model's narrate turn takes the
+        # last ```json block among them, which after a repair request (a user
+        # message of its own) is in an earlier user message.
+        return [b["text"] for m in request.get("messages") or [] if m.get("role") == "user"
+                for b in m.get("content") or [] if isinstance(b, dict) and "text" in b]
 
     def last_tool_results(self, request):
         out = []
