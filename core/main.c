@@ -201,8 +201,10 @@ static int cmd_check_config(int argc, char **argv)
     int code;
     revops_config *c = load(path, &code);
     if (!c) return code;
-    printf("%s: ok: %zu source%s, %zu action%s, %zu pipeline%s\n", path, c->nsources, c->nsources == 1 ? "" : "s",
+    printf("%s: ok: %zu source%s, %zu action%s, %zu pipeline%s", path, c->nsources, c->nsources == 1 ? "" : "s",
            c->nactions, c->nactions == 1 ? "" : "s", c->npipelines, c->npipelines == 1 ? "" : "s");
+    if (c->nmodels) printf(", %zu model%s", c->nmodels, c->nmodels == 1 ? "" : "s");
+    putchar('\n');
     config_free(c);
     return 0;
 }
