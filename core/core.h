@@ -378,6 +378,8 @@ struct revops_instance {
     const revops_config *cfg;
     void *ctx;                   /* what open/init returned */
     size_t http_requests, http_retries;
+    char resp_headers[8192];     /* the last HTTP response's headers, "Name: value\n" */
+    char header_value[1024];     /* what http_header last returned */
 };
 void instance_init(revops_instance *in, revops_kind kind, const char *plugin, const char *name,
                    const revops_config *cfg, const retry_policy *retry);
@@ -431,6 +433,7 @@ revops_status http_request(revops_instance *self, const revops_http_request *req
 revops_status http_json_stream(revops_instance *self, const revops_http_request *req, const char *array_member,
                                revops_json_member_fn fn, void *data, revops_http_response *resp);
 void http_response_free(revops_http_response *resp);
+const char *http_last_header(revops_instance *self, const char *name);
 /* Headers built afresh before each attempt (AWS signatures carry the time);
  * NULL + err stops with ERROR. */
 struct curl_slist;

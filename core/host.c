@@ -318,4 +318,5 @@ const revops_host host_services = {
     .base64 = base64_encode,
     /* since 1.3 */
     .http_aws = h_http_aws,
+    .http_header = http_last_header,
 };

@@ -48,6 +48,7 @@ typedef struct exchange {
     json_scan *scan;      /* NULL: buffer the body */
     int streaming;        /* the status is 2xx and bytes go to scan */
     int scan_failed;
+    strbuf headers;       /* "Name: value\n" of the last response, for host->http_header */
 } exchange;
 
 #define ERROR_BODY_MAX (1u << 20)  /* keep at most 1 MiB of an error body */
@@ -81,8 +82,13 @@ static size_t on_header(char *p, size_t size, size_t n, void *data)
     memcpy(line, p, l);
     line[l] = '\0';
     while (l && (line[l - 1] == '\r' || line[l - 1] == '\n')) line[--l] = '\0';
+    if (l && strncasecmp(line, "HTTP/", 5) != 0 && x->headers.len + l < 8192) {
+        sb_add(&x->headers, line, l);
+        sb_add(&x->headers, "\n", 1);
+    }
     if (strncasecmp(line, "HTTP/", 5) == 0) {  /* a new response (after 100-continue): reset */
         x->retry_after = -1;
+        x->headers.len = 0;
         free(x->content_type);
         x->content_type = NULL;
     } else if (strncasecmp(line, "retry-after:", 12) == 0) {
@@ -144,8 +150,11 @@ void http_response_free(revops_http_response *resp)
     resp->body_len = 0;
 }
 
-static void take_response(revops_http_response *resp, exchange *x, long status, int attempt)
+static void take_response(revops_instance *self, revops_http_response *resp, exchange *x, long status, int attempt)
 {
+    if (self) snprintf(self->resp_headers, sizeof self->resp_headers, "%.*s", (int)x->headers.len,
+                       x->headers.buf ? x->headers.buf : "");
+    sb_free(&x->headers);
     http_response_free(resp);
     resp->status = status;
     resp->attempts = attempt;
@@ -238,7 +247,7 @@ static revops_status exchange_run(revops_instance *self, const revops_http_reque
             if (json_scan_status(x.scan) != REVOPS_OK) {
                 result = json_scan_status(x.scan);
                 snprintf(why, sizeof why, "%s %s: stopped by the consumer after %zu elements", method, logurl, delivered);
-                take_response(resp, &x, status, attempt);
+                take_response(self, resp, &x, status, attempt);
                 json_scan_free(x.scan);
                 break;
             }
@@ -262,7 +271,7 @@ static revops_status exchange_run(revops_instance *self, const revops_http_reque
         log_msg(REVOPS_LOG_DEBUG, self ? self->label : NULL, "%s (attempt %d of %d)", why, attempt, rp->max_attempts);
         /* The response is the last attempt's, failed ones included: an API's
          * error body is what tells the operator what went wrong. */
-        take_response(resp, &x, status, attempt);
+        take_response(self, resp, &x, status, attempt);
         if (!transient && !final_error) {
             result = REVOPS_OK;
             break;
@@ -301,6 +310,25 @@ static revops_status exchange_run(revops_instance *self, const revops_http_reque
 revops_status http_request(revops_instance *self, const revops_http_request *req, revops_http_response *resp)
 {
     return exchange_run(self, req, resp, NULL, NULL, NULL, NULL, NULL);
+}
+
+/* A header of the instance's last HTTP response (case-insensitive name);
+ * the value is valid until its next HTTP call. */
+const char *http_last_header(revops_instance *self, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = self->resp_headers; *p;) {
+        const char *end = strchr(p, '\n');
+        size_t l = end ? (size_t)(end - p) : strlen(p);
+        if (l > n && p[n] == ':' && strncasecmp(p, name, n) == 0) {
+            const char *v = p + n + 1;
+            while (*v == ' ' || *v == '\t') v++;
+            snprintf(self->header_value, sizeof self->header_value, "%.*s", (int)(l - (size_t)(v - p)), v);
+            return self->header_value;
+        }
+        p += l + (end ? 1 : 0);
+    }
+    return NULL;
 }
 
 revops_status http_request_signed(revops_instance *self, const revops_http_request *req, revops_http_response *resp,

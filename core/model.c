@@ -96,7 +96,11 @@ int model_open(model_session *ms, revops_config *c, conf_instance *m, int64_t bu
     ms->model = m;
     ms->budget = budget;
     ms->calls_log = json_object_new_array();
-    if (instance_open(c, rp, deadline, m, &ms->in, err, errlen) < 0) return -1;
+    if (instance_open(c, rp, deadline, m, &ms->in, err, errlen) < 0) {
+        json_object_put(ms->calls_log);
+        ms->calls_log = NULL;
+        return -1;
+    }
     ms->opened = 1;
     return 0;
 }

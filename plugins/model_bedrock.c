@@ -375,13 +375,16 @@ static void body_start(const revops_http_response *r, char out[256])
 
 /* Bedrock's error answer: the exception name and its message.  The name is
  * cut at ':' ("Type:http://internal...") and after '#' ("ns#Type"). */
-static void api_error(const revops_host *h, const revops_http_response *r, char type[80], char msg[600])
+static void api_error(revops_instance *self, const revops_host *h, const revops_http_response *r, char type[80],
+                      char msg[600])
 {
     type[0] = msg[0] = '\0';
     revops_json *root = r->body && r->body_len ? h->json_parse(r->body, r->body_len, NULL, 0) : NULL;
     const char *m = root ? str_at(h, root, "message") : NULL;
     if (!m && root) m = str_at(h, root, "Message");
-    const char *t = root ? str_at(h, root, "__type") : NULL;
+    /* The header first (what Bedrock sends; host 1.3), then the body. */
+    const char *t = h->abi_minor >= 3 && h->http_header ? h->http_header(self, "x-amzn-ErrorType") : NULL;
+    if (!t && root) t = str_at(h, root, "__type");
     if (!t && root) t = str_at(h, root, "code");
     if (t) {
         const char *hash = strrchr(t, '#');
@@ -510,12 +513,12 @@ static revops_status bedrock_complete(void *ctx, const revops_model_request *req
     if (st == REVOPS_OK && r.status >= 200 && r.status < 300) {
         out = parse_answer(c, &r, reply);
     } else if (st == REVOPS_OK) {
-        api_error(h, &r, type, msg);
+        api_error(c->self, h, &r, type, msg);
         h->error(c->self, "Bedrock converse (%s): HTTP %ld %s%s%s", c->model_id, r.status, type, type[0] ? ": " : "",
                  msg);
         out = REVOPS_ERROR;
     } else if (st == REVOPS_RETRY && r.status >= 400) {
-        api_error(h, &r, type, msg);
+        api_error(c->self, h, &r, type, msg);
         h->error(c->self, "Bedrock converse (%s): HTTP %ld %s%s%s (after %d attempt%s; transient, retries exhausted)",
                  c->model_id, r.status, type, type[0] ? ": " : "", msg, r.attempts, r.attempts == 1 ? "" : "s");
         out = REVOPS_RETRY;

@@ -94,17 +94,6 @@ no_secret() {
     is "${found:-none}" "none" "no secret key or session token in stdout/stderr of: $*"
 }
 
-# todo_like FILE SUBSTRING NAME: like, but a TAP TODO.  The exception name of
-# a Bedrock error travels only in the x-amzn-ErrorType response header, and
-# revops_http_response (ABI 1.3) gives plugins no response headers: these
-# assertions say what the plugin should print once the contract does (an
-# XPASS then means: make them plain `like`).
-todo_like() {
-    tap_n=$((tap_n + 1))
-    if grep -qF -- "$2" "$1"; then echo "ok $tap_n - $3 # TODO needs response headers in the plugin contract"
-    else echo "not ok $tap_n - $3 # TODO needs response headers in the plugin contract"; fi
-}
-
 USER_HI='{"role":"user","content":[{"type":"text","text":"How many open opportunities?"}]}'
 
 # ------------------------------------------------------------ a plain answer
@@ -191,7 +180,7 @@ turn badid tools "{\"messages\": [$USER_HI, $ASSIST, $BADRES], \"tools\": $TOOLS
 is "$rc:$(reply badid "d['status']")" "1:error" "a tool result with a wrong toolUseId: error, not retried"
 like "$TMP/badid.out" "HTTP 400" "the error names the HTTP status"
 like "$TMP/badid.out" "tooluse_NotFromThisTurn000000" "and Bedrock's message, which names the id"
-todo_like "$TMP/badid.out" "HTTP 400 ValidationException: " "and the exception name, ValidationException"
+like "$TMP/badid.out" "HTTP 400 ValidationException: " "and the exception name, ValidationException"
 is "$(rec tools "len(r), r[2]['turn']")" "(3, None)" "one request, refused without taking a turn"
 
 # Input that is not JSON never leaves.
@@ -217,7 +206,7 @@ is "$rc:$(reply unavailable "d['status']")" "1:retry" "503 until the retries run
 like "$TMP/unavailable.out" "HTTP 503" "with the status"
 like "$TMP/unavailable.out" "Bedrock is temporarily unavailable (fake)" "and Bedrock's message"
 like "$TMP/unavailable.out" "after 3 attempts" "after the configured 3 attempts"
-todo_like "$TMP/unavailable.out" "HTTP 503 ServiceUnavailableException: " "and the exception name, ServiceUnavailableException"
+like "$TMP/unavailable.out" "HTTP 503 ServiceUnavailableException: " "and the exception name, ServiceUnavailableException"
 is "$(rec unavailable "len(r)")" "3" "the record shows 3 requests"
 
 fake invalid '{"turns": [{"status": 400, "error": "Malformed input request: #: extraneous key [foo] is not permitted"}]}'
@@ -226,7 +215,7 @@ turn invalid invalid "{\"messages\": [$USER_HI]}"
 is "$rc:$(reply invalid "d['status']")" "1:error" "a ValidationException (400): error"
 like "$TMP/invalid.out" "HTTP 400" "with the status"
 like "$TMP/invalid.out" "Malformed input request: #: extraneous key [foo] is not permitted" "and Bedrock's message"
-todo_like "$TMP/invalid.out" "HTTP 400 ValidationException: Malformed" "and the exception name, ValidationException"
+like "$TMP/invalid.out" "HTTP 400 ValidationException: Malformed" "and the exception name, ValidationException"
 is "$(rec invalid "len(r)")" "1" "not retried"
 
 fake timeout '{"turns": [{"status": 408, "error": "Model has timed out in processing the request."}]}'
@@ -235,7 +224,7 @@ turn timeout timeout "{\"messages\": [$USER_HI]}"
 is "$rc:$(reply timeout "d['status']")" "1:error" "a ModelTimeoutException (408): error, as the host does not retry 408"
 like "$TMP/timeout.out" "HTTP 408" "with the status"
 like "$TMP/timeout.out" "Model has timed out in processing the request." "and Bedrock's message"
-todo_like "$TMP/timeout.out" "HTTP 408 ModelTimeoutException: " "and the exception name, ModelTimeoutException"
+like "$TMP/timeout.out" "HTTP 408 ModelTimeoutException: " "and the exception name, ModelTimeoutException"
 
 # ------------------------------------------------------------ malformed 200
 fake malformed '{"turns": [{"raw": "{\"output\": {\"message\": tru"}, {"raw": "{\"Output\": {}, \"stopReason\": \"end_turn\"}"},
@@ -259,12 +248,12 @@ is "$rc:$(reply wrongsecret "d['status']")" "1:error" "a wrong secret key: error
 like "$TMP/wrongsecret.out" "HTTP 403" "HTTP 403"
 like "$TMP/wrongsecret.out" "The request signature we calculated does not match the signature you provided" \
    "with AWS's signature-mismatch message"
-todo_like "$TMP/wrongsecret.out" "HTTP 403 InvalidSignatureException: The request signature" "and the exception name, InvalidSignatureException"
+like "$TMP/wrongsecret.out" "HTTP 403 InvalidSignatureException: The request signature" "and the exception name, InvalidSignatureException"
 like "$TMP/creds.fakeerr" "signature mismatch" "botocore computed a different signature"
 is "$(rec creds "[x['turn'] for x in r]")" "[None]" "the refused request took no turn"
 turn wrongkey creds "{\"messages\": [$USER_HI]}" AWS_ACCESS_KEY_ID=AKIAUNKNOWNKEY000000
 like "$TMP/wrongkey.out" "The security token included in the request is invalid." "an unknown access key: AWS's message"
-todo_like "$TMP/wrongkey.out" "HTTP 403 UnrecognizedClientException: " "and the exception name, UnrecognizedClientException"
+like "$TMP/wrongkey.out" "HTTP 403 UnrecognizedClientException: " "and the exception name, UnrecognizedClientException"
 turn rightcreds creds "{\"messages\": [$USER_HI]}"
 is "$rc:$(reply rightcreds "d['blocks'][0]['text']")" "0:signed right" "the right credentials pass"
 no_secret wrongsecret wrongkey rightcreds

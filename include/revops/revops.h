@@ -589,6 +589,11 @@ typedef struct revops_host {
      * Authorization; req->headers are signed too. */
     revops_status (*http_aws)(revops_instance *self, const revops_http_request *req, const char *service,
                               const char *region, const char *profile, revops_http_response *resp);
+    /* A header of the instance's last HTTP response (http, http_json_stream,
+     * http_aws; the final attempt's), by case-insensitive name, or NULL.
+     * Valid until the instance's next HTTP call.  For APIs that put the
+     * error's name in a header (AWS: x-amzn-ErrorType). */
+    const char *(*http_header)(revops_instance *self, const char *name);
 } revops_host;
 
 /* ------------------------------------------------------------ plugin kinds -- */
