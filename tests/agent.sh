@@ -160,6 +160,42 @@ for P in anthropic openai bedrock; do
     is "$(jget "$TMP/rec.json" "(d['agent']['tool_calls'][0]['rows'], d['agent']['tool_calls'][0]['truncated'])")" "(2, True)" "$P: row_cap = 2 keeps 2 rows and says truncated"
 done
 
+# A statement that would run forever is cut at agent.tool_timeout (the
+# source's own statement timeout reads the instance's deadline); the model is
+# told and the session goes on.
+P=anthropic REC="$TMP/slow.rec"
+script slow '{"turns": [{"tool_calls": [{"name": "warehouse__sql_query", "input": {"sql": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) AS n FROM c"}}]}, {"text": "That query took too long."}]}'
+fake slow "tool_timeout = 1;"
+t0=$(date +%s)
+ask "Count to infinity"; is "$?" 0 "a runaway query does not end the session"
+t1=$(date +%s)
+ok "$([ $((t1 - t0)) -lt 10 ]; echo $?)" "it was cut at tool_timeout = 1 s (the session took $((t1 - t0)) s)"
+tail -n 1 "$TMP/state/runs.jsonl" > "$TMP/rec.json"
+is "$(jget "$TMP/rec.json" "(d['agent']['tool_calls'][0]['status'], d['agent']['tool_calls'][0]['seconds'] < 5)")" "('error', True)" "the call is recorded as an error, after about a second"
+
+# SOQL through the agent: a Salesforce source (the fake Salesforce API) offers
+# its tools next to the warehouse's; its Name field is CONFIDENTIAL.
+start_fake fake_salesforce.py
+export SF_TEST_CLIENT_ID=3MVG9fakeConsumerKey0001 SF_TEST_SECRET=fakeConsumerSecret0001
+SF_SOURCE="crm = { plugin = \"salesforce\"; login_url = \"http://127.0.0.1:$FAKE_PORT\"; client_id = \"env:SF_TEST_CLIENT_ID\"; client_secret = \"env:SF_TEST_SECRET\"; fields = { Id = \"INTERNAL\"; Name = \"CONFIDENTIAL\"; Amount = \"INTERNAL\"; }; };"
+script soql '{"turns": [{"tool_calls": [{"name": "crm__soql_query", "input": {"soql": "SELECT Id, Name, Amount FROM Opportunity ORDER BY Id LIMIT 3"}}]}, {"echo_tool_results": true}]}'
+fake soql
+sed -i "s|^sources = { |sources = { $SF_SOURCE |" "$TMP/agent.conf"
+ask "Our three first opportunities?"; is "$?" 0 "SOQL: the agent calls a Salesforce tool"
+cat > "$TMP/sf.conf" <<C
+sources = { $SF_SOURCE };
+C
+"$REVOPS" query -c "$TMP/sf.conf" -s crm -q "SELECT Id, Name, Amount FROM Opportunity ORDER BY Id LIMIT 3" > "$TMP/sf.json" 2> "$TMP/sf.err"
+jget "$TMP/sf.json" "'\\n'.join(r[1] for r in d['results'])" > "$TMP/sf.names"
+is "$(wc -l < "$TMP/sf.names" | tr -d ' ')" 3 "SOQL: the same query gives three opportunity names"
+bodies "$REC" "$TMP/bodies"
+leaked=$(while IFS= read -r n; do grep -qF -- "$n" "$TMP/bodies" && echo "$n"; done < "$TMP/sf.names")
+is "$leaked" "" "SOQL: no opportunity name in any request body (Name is CONFIDENTIAL)"
+missing=$(while IFS= read -r n; do grep -qF -- "$n" "$TMP/out" || echo "$n"; done < "$TMP/sf.names")
+is "$missing" "" "SOQL: the answer names all three, mapped back"
+like "$TMP/bodies" '\"pseudonymised_columns\":[\"Name\"]' "SOQL: the result says Name was pseudonymised"
+like "$TMP/bodies" "crm__soql_query" "SOQL: offered as crm__soql_query"
+
 # Retention: transcripts older than their class' retention_days are deleted.
 mkdir -p "$TMP/state/transcripts"
 touch -d '100 days ago' "$TMP/state/transcripts/old-agent.CONFIDENTIAL.jsonl" "$TMP/state/transcripts/old-agent.PUBLIC.jsonl"
