@@ -365,8 +365,7 @@ void transcript_write(const revops_config *c, const char *session_id, const char
                       const convo *cv, const privacy *pv)
 {
     char *dir = xasprintf("%s/transcripts", c->state_dir);
-    mkdir(c->state_dir, 0750);
-    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+    if (make_dirs(c->state_dir) < 0 || (mkdir(dir, 0700) < 0 && errno != EEXIST)) {
         log_warn("cannot keep the transcript in %s: %s", dir, strerror(errno));
         free(dir);
         return;
@@ -411,8 +410,8 @@ int agent_run(revops_config *c, model_session *ms, privacy *pv, const char *task
     char *system = system_prompt(&a, task_sent);
     convo cv = { 0 };
     convo_add_text(&cv, REVOPS_ROLE_USER, task_sent);
-    log_msg(REVOPS_LOG_INFO, ms->in.label, "agent: %zu tool%s offered, at most %d steps, token budget %lld", a.ntools,
-            a.ntools == 1 ? "" : "s", c->agent.max_steps, (long long)ms->budget);
+    log_msg(REVOPS_LOG_INFO, ms->in.label, "agent: %zu tool%s offered, at most %d step%s, token budget %lld", a.ntools,
+            a.ntools == 1 ? "" : "s", c->agent.max_steps, c->agent.max_steps == 1 ? "" : "s", (long long)ms->budget);
     int step;
     for (step = 1; step <= c->agent.max_steps; step++) {
         if (mono_now() > deadline) {

@@ -14,7 +14,7 @@
 
 static void record_ask(const revops_config *c, json_object *rec)
 {
-    mkdir(c->state_dir, 0750);
+    make_dirs(c->state_dir);
     char *path = xasprintf("%s/runs.jsonl", c->state_dir);
     FILE *f = fopen(path, "a");
     if (!f) {

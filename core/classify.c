@@ -244,7 +244,7 @@ char *privacy_restore(const privacy *p, const char *text, int json_escape)
 
 /* ------------------------------------------------------------ retention -- */
 
-/* state_dir/transcripts/<session>.<CLASS>.jsonl: what a model session sent,
+/* state_dir/transcripts/<session>-<purpose>.<CLASS>.jsonl: what a model session sent,
  * named by the most sensitive class in it, deleted once older than that
  * class' retention_days.  Returns how many files were deleted. */
 int retention_prune(const revops_config *c, double now)

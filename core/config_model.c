@@ -21,6 +21,18 @@ static const class_policy default_policy[CLASS_COUNT] = {
     { 0, 30, 1 },    /* RESTRICTED */
 };
 
+/* A count: read_number, and a whole number (max_steps = 2.5 is a typo, not 2). */
+static void read_count(const revops_config *c, const config_setting_t *g, const char *key, double lo, double hi, double *out,
+                       const char *what, diag *d)
+{
+    const config_setting_t *s = config_setting_get_member(g, key);
+    if (s && config_setting_type(s) == CONFIG_TYPE_FLOAT) {
+        diag_add(d, S_FILE(s, c), S_LINE(s), "%s: '%s' must be a whole number, not %g", what, key, config_setting_get_float(s));
+        return;
+    }
+    read_number(c, g, key, lo, hi, out, what, d);
+}
+
 static int class_pick(const revops_config *c, const config_setting_t *s, const char *what, const char *key, diag *d)
 {
     return enum_pick(c, s, data_class_names, what, key, d);
@@ -72,7 +84,7 @@ void config_read_classification(revops_config *c, const config_setting_t *root, 
         b = member(c, cs, "needs_anonymization", CONFIG_TYPE_BOOL, 0, what, d);
         if (b) pol->needs_anonymization = config_setting_get_bool(b);
         double days = (double)pol->retention_days;
-        read_number(c, cs, "retention_days", 0, 36500, &days, what, d);
+        read_count(c, cs, "retention_days", 0, 36500, &days, what, d);
         pol->retention_days = (int64_t)days;
         free(what);
     }
@@ -133,7 +145,7 @@ void config_read_agent(revops_config *c, const config_setting_t *root, diag *d)
     a->keep_transcripts = 1;
     c->model_budget = 100000;
     double budget = (double)c->model_budget;
-    read_number(c, root, "model_budget", 100, 1e9, &budget, "configuration", d);
+    read_count(c, root, "model_budget", 100, 1e9, &budget, "configuration", d);
     c->model_budget = (int64_t)budget;
     const config_setting_t *g = member(c, root, "agent", CONFIG_TYPE_GROUP, 0, "configuration", d);
     if (!g) return;
@@ -145,17 +157,17 @@ void config_read_agent(revops_config *c, const config_setting_t *root, diag *d)
     const config_setting_t *m = member(c, g, "model", CONFIG_TYPE_STRING, 1, "agent", d);
     if (m) a->model = model_ref(c, m, "agent", d);
     double v = a->max_steps;
-    read_number(c, g, "max_steps", 1, 100, &v, "agent", d);
+    read_count(c, g, "max_steps", 1, 100, &v, "agent", d);
     a->max_steps = (int)v;
     v = (double)a->max_tokens;
-    read_number(c, g, "max_tokens", 100, 1e9, &v, "agent", d);
+    read_count(c, g, "max_tokens", 100, 1e9, &v, "agent", d);
     a->max_tokens = (int64_t)v;
     v = (double)a->row_cap;
-    read_number(c, g, "row_cap", 1, 100000, &v, "agent", d);
+    read_count(c, g, "row_cap", 1, 100000, &v, "agent", d);
     a->row_cap = (size_t)v;
     read_number(c, g, "tool_timeout", 0.1, 3600, &a->tool_timeout, "agent", d);
     v = (double)a->kb_passages;
-    read_number(c, g, "kb_passages", 0, 50, &v, "agent", d);
+    read_count(c, g, "kb_passages", 0, 50, &v, "agent", d);
     a->kb_passages = (size_t)v;
     const config_setting_t *t = member(c, g, "transcripts", CONFIG_TYPE_BOOL, 0, "agent", d);
     if (t) a->keep_transcripts = config_setting_get_bool(t);
@@ -186,7 +198,10 @@ void config_read_pipeline_model(revops_config *c, conf_pipeline *p, const config
     p->narrate_batch = 10;
     p->model_budget = c->model_budget;
     const config_setting_t *n = config_setting_get_member(s, "narrate");
-    if (n && config_setting_type(n) == CONFIG_TYPE_STRING) {
+    if (n && config_setting_type(n) != CONFIG_TYPE_STRING && config_setting_type(n) != CONFIG_TYPE_GROUP) {
+        diag_add(d, S_FILE(n, c), S_LINE(n), "%s: 'narrate' must be a model name or a group { model = \"...\"; batch = N; }",
+                 what);
+    } else if (n && config_setting_type(n) == CONFIG_TYPE_STRING) {
         p->narrate_model = model_ref(c, n, what, d);
     } else if (n) {
         char *w = xasprintf("%s narrate", what);
@@ -197,7 +212,7 @@ void config_read_pipeline_model(revops_config *c, conf_pipeline *p, const config
             const config_setting_t *m = member(c, n, "model", CONFIG_TYPE_STRING, 1, w, d);
             if (m) p->narrate_model = model_ref(c, m, w, d);
             double b = (double)p->narrate_batch;
-            read_number(c, n, "batch", 1, 100, &b, w, d);
+            read_count(c, n, "batch", 1, 100, &b, w, d);
             p->narrate_batch = (size_t)b;
         }
         free(w);
@@ -212,7 +227,7 @@ void config_read_pipeline_model(revops_config *c, conf_pipeline *p, const config
                      what);
     }
     double b = (double)p->model_budget;
-    read_number(c, s, "model_budget", 100, 1e9, &b, what, d);
+    read_count(c, s, "model_budget", 100, 1e9, &b, what, d);
     p->model_budget = (int64_t)b;
 }
 

@@ -45,6 +45,7 @@ double mono_now(void);
 const char *intern_source_file(const char *file, const char *config_path);
 void intern_free_all(void);
 void sleep_seconds(double s);
+int make_dirs(const char *path);
 struct json_object;
 /* A JSON number printed with at most `decimals` decimals (NULL if not finite). */
 struct json_object *json_number(double v, int decimals);

@@ -449,22 +449,6 @@ void action_pool_close(action_pool *pool, const revops_config *c)
     pool->n = 0;
 }
 
-static int mkdir_p(const char *path)
-{
-    char *copy = xstrdup(path);
-    for (char *p = copy + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(copy, 0750) < 0 && errno != EEXIST) {
-            free(copy);
-            return -1;
-        }
-        *p = '/';
-    }
-    int rc = mkdir(copy, 0750) < 0 && errno != EEXIST ? -1 : 0;
-    free(copy);
-    return rc;
-}
 
 /* The spec's LogAnalytics step: one JSON line per run in
  * state_dir/runs.jsonl.  Failing to write it is reported, not fatal: the
@@ -476,7 +460,7 @@ static void log_run(run_ctx *rc)
     double t0 = mono_now();
     char *path = xasprintf("%s/runs.jsonl", rc->cfg->state_dir);
     FILE *f = NULL;
-    if (mkdir_p(rc->cfg->state_dir) == 0) f = fopen(path, "a");
+    if (make_dirs(rc->cfg->state_dir) == 0) f = fopen(path, "a");
     if (!f) {
         log_warn("cannot record the run in %s: %s", path, strerror(errno));
     } else {

@@ -3,6 +3,7 @@
 #include "core.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,4 +218,22 @@ struct json_object *json_number(double v, int decimals)
     }
     if (!strcmp(buf, "-0")) strcpy(buf, "0");
     return json_object_new_double_s(strtod(buf, NULL), buf);
+}
+
+/* mkdir -p, mode 0750 for what it creates; 0 or -1 with errno. */
+int make_dirs(const char *path)
+{
+    char *copy = xstrdup(path);
+    for (char *p = copy + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(copy, 0750) < 0 && errno != EEXIST) {
+            free(copy);
+            return -1;
+        }
+        *p = '/';
+    }
+    int rc = mkdir(copy, 0750) < 0 && errno != EEXIST ? -1 : 0;
+    free(copy);
+    return rc;
 }

@@ -199,6 +199,9 @@ static void counts_line(FILE *out, const view *v)
     fputs(line, out);
 }
 
+/* A host older than 1.3 hands findings without the narrative fields. */
+static int host_narrates;
+
 /* ------------------------------------------------------------- text -- */
 
 static void text_signal(FILE *out, const revops_signal *s)
@@ -232,6 +235,14 @@ static void text_finding_body(FILE *out, const revops_finding *f)
     for (size_t i = 0; i < f->nactions; i++) {
         int col = fprintf(out, "      %zu. ", i + 1);
         wrap(out, 9, col > 0 ? (size_t)col : 0, f->recommended_actions[i]);
+    }
+    if (!host_narrates || !f->narrative) return;
+    fprintf(out, "\n    Summary (written by %s):\n", or_dash(f->narrative_model));
+    wrap(out, 6, 0, f->narrative);
+    if (f->nnext_steps) fprintf(out, "    Next steps (%s):\n", or_dash(f->narrative_model));
+    for (size_t i = 0; i < f->nnext_steps; i++) {
+        int col = fprintf(out, "      %zu. ", i + 1);
+        wrap(out, 9, col > 0 ? (size_t)col : 0, f->next_steps[i]);
     }
 }
 
@@ -323,6 +334,19 @@ static void md_finding_body(FILE *out, const revops_finding *f)
         fputc('\n', out);
     }
     if (f->nactions) fputc('\n', out);
+    if (!host_narrates || !f->narrative) return;
+    fprintf(out, "**Summary** (written by ");
+    md(out, or_dash(f->narrative_model));
+    fprintf(out, ")\n\n");
+    md(out, f->narrative);
+    fprintf(out, "\n\n");
+    if (f->nnext_steps) fprintf(out, "**Next steps** (model)\n\n");
+    for (size_t i = 0; i < f->nnext_steps; i++) {
+        fprintf(out, "%zu. ", i + 1);
+        md(out, f->next_steps[i]);
+        fputc('\n', out);
+    }
+    if (f->nnext_steps) fputc('\n', out);
 }
 
 static void md_finding(FILE *out, const revops_finding *f)
@@ -736,6 +760,7 @@ static revops_status report_open(revops_instance *self, const revops_host *host,
     }
     c->self = self;
     c->host = host;
+    host_narrates = host->abi_minor >= 3;
     c->digest = host->opt_bool(opts, "digest");
     c->format = !format || strcmp(format, "text") == 0 ? FMT_TEXT
               : strcmp(format, "markdown") == 0 ? FMT_MARKDOWN : FMT_JSON;

@@ -212,13 +212,16 @@ ok "$([ ! -e "$TMP/state/transcripts/older-agent.RESTRICTED.jsonl" ]; echo $?)" 
 cat > "$TMP/bad.conf" <<C
 classification = { default = "SECRET"; classes = { RESTRICTED = { can_embed = true; }; }; };
 sources = { w = { plugin = "sqlite"; database = "$TMP/crm.db"; fields = { x = "TOP"; }; }; };
-agent = { model = "nope"; };
+agent = { model = "nope"; max_steps = 2.5; };
+pipelines = { p = { analysis = "A1"; narrate = 4; }; };
 C
 "$REVOPS" check-config -c "$TMP/bad.conf" > "$TMP/out" 2>&1; is "$?" 78 "a bad classification is a configuration error"
 like "$TMP/out" "bad.conf:1: classification: 'default' = \"SECRET\" is not one of: PUBLIC, INTERNAL, CONFIDENTIAL, RESTRICTED" "unknown default class, with file:line"
 like "$TMP/out" "bad.conf:1: classification.classes.RESTRICTED: can_embed cannot be true: RESTRICTED data never reaches a model" "RESTRICTED can never be embedded"
 like "$TMP/out" "bad.conf:2: source 'w' fields: 'x' = \"TOP\" is not one of" "a field's unknown class"
 like "$TMP/out" "bad.conf:3: agent: no model named 'nope' in the models section (models: none)" "an unknown agent model"
+like "$TMP/out" "bad.conf:3: agent: 'max_steps' must be a whole number, not 2.5" "a fractional count"
+like "$TMP/out" "bad.conf:4: pipeline 'p': 'narrate' must be a model name or a group" "narrate of the wrong type"
 
 # Without an agent: a clear error, no crash.
 printf 'sources = { w = { plugin = "sqlite"; database = "%s"; }; };\n' "$TMP/crm.db" > "$TMP/none.conf"

@@ -30,7 +30,8 @@ classification = {
 };
 sources = { warehouse = { plugin = "sqlite"; database = "$db";
   fields = { sf_account_id = "INTERNAL"; sf_account_name = "CONFIDENTIAL"; n = "PUBLIC"; c = "PUBLIC"; }; }; };
-actions = { out = { plugin = "file"; path = "$TMP/$1.jsonl"; }; };
+actions = { out = { plugin = "file"; path = "$TMP/$1.jsonl"; };
+            report = { plugin = "report"; format = "text"; path = "$TMP/$1.report"; }; };
 $3
 pipelines = { at_risk = {
   analysis = "A1";
@@ -40,7 +41,7 @@ pipelines = { at_risk = {
     opportunities = { source = "warehouse"; named_query = "a1_opportunities"; };
     usage = { source = "warehouse"; named_query = "a1_usage"; };
   };
-  actions = ( { action = "out"; min_priority = "low"; } );
+  actions = ( { action = "out"; min_priority = "low"; }, { action = "report"; min_priority = "low"; } );
   $2
 }; };
 C
@@ -64,6 +65,7 @@ run plain; is "$?" 0 "deterministic mode: the pipeline runs without any model"
 N=$(wc -l < "$TMP/plain.jsonl" | tr -d ' ')
 ok "$([ "$N" -gt 5 ]; echo $?)" "deterministic mode: $N findings"
 unlike "$TMP/plain.jsonl" '"narrative"' "deterministic mode: no narrative"
+unlike "$TMP/plain.report" "Summary (written by" "deterministic mode: the report has no model summary"
 tail -n 1 "$TMP/state/runs.jsonl" > "$TMP/rec.json"
 is "$(jget "$TMP/rec.json" "'model' in d")" False "deterministic mode: no model in the run record"
 facts "$TMP/plain.jsonl" > "$TMP/plain.facts"
@@ -98,6 +100,10 @@ PY
     is "$(jget "$TMP/rec.json" "(d['model']['narrative']['narrated'], d['model']['narrative']['invalid_batches'], d['model']['session']['calls'])")" \
         "($N, 0, $batches)" "$P: run record: narrated, no invalid batch, calls"
     like "$TMP/$P.out" "$N of $N findings narrated" "$P: the run summary says so"
+    is "$(grep -c 'Summary (written by' "$TMP/$P.report")" "$N" "$P: the report shows every finding's model summary"
+    first=$(head -n 1 "$TMP/names")
+    like "$TMP/$P.report" "$first needs attention" "$P: with the account's name mapped back ($first)"
+    like "$TMP/$P.report" "Schedule a call with $first this week" "$P: and the model's next steps"
 done
 
 # One repair: an invalid answer, then a valid one.
