@@ -658,6 +658,13 @@ void aws_cleanup(void);
 
 /* ---------------------------------------------------------- crypto.c -- */
 char *base64_encode(const void *data, size_t len, int url);
+void hmac_sha256_hex(const void *key, size_t keylen, const void *data, size_t len, char out[65]);
+
+/* -------------------------------------------------------- template.c -- */
+extern const char *const template_placeholders[];
+/* Every {{placeholder}} known and closed; 0 or -1 + err. */
+int template_check(const char *t, char *err, size_t errlen);
+char *template_render(const char *t, const revops_finding *f, const revops_batch *b, revops_escape esc, size_t max_value);
 revops_status sign_rs256(revops_instance *self, const char *pem, const void *data, size_t len, char **b64url_signature);
 
 #endif

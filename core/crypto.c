@@ -4,6 +4,8 @@
 #include "config.h"
 #include "core.h"
 
+#include <openssl/hmac.h>
+
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <stdlib.h>
@@ -53,4 +55,17 @@ revops_status sign_rs256(revops_instance *self, const char *pem, const void *dat
     *b64url_signature = base64_encode(sig, siglen, 1);
     free(sig);
     return REVOPS_OK;
+}
+
+void hmac_sha256_hex(const void *key, size_t keylen, const void *data, size_t len, char out[65])
+{
+    unsigned char mac[32];
+    unsigned int n = 0;
+    HMAC(EVP_sha256(), key, (int)keylen, data, len, mac, &n);
+    static const char hex[] = "0123456789abcdef";
+    for (unsigned int i = 0; i < 32; i++) {
+        out[2 * i] = hex[mac[i] >> 4];
+        out[2 * i + 1] = hex[mac[i] & 15];
+    }
+    out[64] = '\0';
 }

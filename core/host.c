@@ -319,4 +319,7 @@ const revops_host host_services = {
     /* since 1.3 */
     .http_aws = h_http_aws,
     .http_header = http_last_header,
+    /* since 1.4 */
+    .render = template_render,
+    .hmac_sha256_hex = hmac_sha256_hex,
 };

@@ -22,6 +22,7 @@ const char *option_type_name(revops_option_type t)
     case REVOPS_OPT_LIST: return "list of strings";
     case REVOPS_OPT_DATE: return "date (YYYY-MM-DD)";
     case REVOPS_OPT_PATH: return "path";
+    case REVOPS_OPT_TEMPLATE: return "template";
     }
     return "unknown";
 }
@@ -90,6 +91,10 @@ static int value_from_text(opt_value *ov, const char *text, char *err, size_t er
     switch (def->type) {
     case REVOPS_OPT_STRING:
     case REVOPS_OPT_PATH:
+        ov->str = xstrdup(text);
+        return 0;
+    case REVOPS_OPT_TEMPLATE:
+        if (template_check(text, err, errlen) < 0) return -1;
         ov->str = xstrdup(text);
         return 0;
     case REVOPS_OPT_DATE:
@@ -186,6 +191,7 @@ static void value_from_setting(opt_value *ov, const config_setting_t *s, const c
     case REVOPS_OPT_PATH:
     case REVOPS_OPT_DATE:
     case REVOPS_OPT_ENUM:
+    case REVOPS_OPT_TEMPLATE:
         if (t != CONFIG_TYPE_STRING) WRONG_TYPE();
         if (def->type == REVOPS_OPT_PATH) {
             const char *v = config_setting_get_string(s);

@@ -35,6 +35,15 @@ sources = {
 };
 C
 
+plugin_dir_with tp_flaky_action.so sqlite.so
+case_ template_placeholder "action 'a' (plugin tp_flaky): option 'message': unknown placeholder {{acount_name}} (known: account_id, account_name," <<C
+plugin_dir = "$TMP/plugins";
+actions = {
+  a = { plugin = "tp_flaky"; path = "x";
+        message = "{{acount_name}} needs a call"; }; #!
+};
+C
+
 case_ missing_required "source 'w' (plugin sqlite): required option 'database' (path) is missing" <<'C'
 sources = {
   w = { plugin = "sqlite"; }; #!

@@ -669,6 +669,62 @@ static void test_http(void)
     http_global_cleanup();
 }
 
+/* Templates: placeholders checked, every value escaped for its target, cut
+ * without splitting a UTF-8 character; the HMAC host service against
+ * RFC 4231 test case 2. */
+static void test_templates(void)
+{
+    char err[512];
+    ok(template_check("{{account_name}} is {{ priority }}", err, sizeof err) == 0, "template: known placeholders pass");
+    ok(template_check("{{acount_name}}", err, sizeof err) < 0 && strstr(err, "unknown placeholder {{acount_name}}") &&
+           strstr(err, "known: account_id, account_name"),
+       "template: a typo is refused, listing the known placeholders (%s)", err);
+    ok(template_check("hello {{title", err, sizeof err) < 0 && strstr(err, "not closed"), "template: an unclosed {{ is refused");
+    revops_signal sig = { "usage_decline", 31.5, 20, 0.5, "Jul 100 > Oct 68.5" };
+    const char *acts[] = { "Call <them> & \"ask\"" };
+    revops_finding f = { "A1", "001A", "<!channel> O'Brien & \"Co\"\n<script>alert(1)</script>", NULL, "at_risk_account",
+                         REVOPS_PRIORITY_HIGH, 0.5, 0.8, "T", "d", 1, &sig, 1, acts, "", 0, NULL, 0, NULL, NULL };
+    char *r = template_render("*{{account_name}}* ({{priority}})", &f, NULL, REVOPS_ESC_SLACK, 0);
+    ok(!strcmp(r, "*&lt;!channel&gt; O'Brien &amp; \"Co\"\n&lt;script&gt;alert(1)&lt;/script&gt;* (high)"),
+       "template slack: & < > as entities, so <!channel> cannot ping");
+    free(r);
+    r = template_render("<b>{{account_name}}</b>", &f, NULL, REVOPS_ESC_HTML, 0);
+    ok(!strcmp(r, "<b>&lt;!channel&gt; O&#39;Brien &amp; &quot;Co&quot;\n&lt;script&gt;alert(1)&lt;/script&gt;</b>"),
+       "template html: the template's own tags stay, the value's are escaped");
+    free(r);
+    r = template_render("{\"text\": \"{{account_name}}\"}", &f, NULL, REVOPS_ESC_JSON, 0);
+    json_object *j = json_tokener_parse(r);
+    ok(j && !strcmp(json_object_get_string(json_object_object_get(j, "text")), f.account_name),
+       "template json: the result parses and holds the value exactly");
+    json_object_put(j);
+    free(r);
+    r = template_render("Subject: {{account_name}}", &f, NULL, REVOPS_ESC_HEADER, 0);
+    ok(!strchr(r, '\n') && !strchr(r, '\r'), "template header: no line break survives (no header injection): %s", r);
+    free(r);
+    r = template_render("{{actions}} | {{signals}}", &f, NULL, REVOPS_ESC_NONE, 0);
+    ok(!strcmp(r, "1. Call <them> & \"ask\" | - usage_decline: 31.5 (threshold 20): Jul 100 > Oct 68.5"), "template: lists render: %s", r);
+    free(r);
+    revops_finding g = f;
+    g.account_name = "Zürich Datenwerk AG 東京アナリティクス";
+    r = template_render("{{account_name}}", &g, NULL, REVOPS_ESC_NONE, 8);
+    ok(!strcmp(r, "Zürich \xe2\x80\xa6"), "template: cut at 8 characters with an ellipsis, UTF-8 intact: %s", r);
+    free(r);
+    r = template_render("{{account_name}}", &g, NULL, REVOPS_ESC_NONE, 100);
+    ok(!strcmp(r, g.account_name), "template: a value under the limit is whole");
+    free(r);
+    char *longname = xmalloc(5001);
+    memset(longname, 'x', 5000);
+    longname[5000] = '\0';
+    g.account_name = longname;
+    r = template_render("{{account_name}}", &g, NULL, REVOPS_ESC_SLACK, 150);
+    ok(strlen(r) == 149 + 3, "template: a 5000-character name is cut to 150 characters");
+    free(r);
+    free(longname);
+    char mac[65];
+    hmac_sha256_hex("Jefe", 4, "what do ya want for nothing?", 28, mac);
+    ok(!strcmp(mac, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"), "hmac_sha256_hex: RFC 4231 test case 2");
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -685,6 +741,7 @@ int main(void)
     test_stream();
     test_json_scan();
     test_http();
+    test_templates();
     printf("1..%d\n", n_tests);
     return n_failed ? 1 : 0;
 }

@@ -37,7 +37,7 @@ extern "C" {
 #endif
 
 #define REVOPS_ABI_MAJOR 1
-#define REVOPS_ABI_MINOR 3
+#define REVOPS_ABI_MINOR 4
 #define REVOPS_PLUGIN_MAGIC 0x52564f50u /* "RVOP" */
 #define REVOPS_DESCRIPTOR_SYMBOL "revops_plugin_descriptor"
 
@@ -86,7 +86,8 @@ typedef enum revops_option_type {
     REVOPS_OPT_ENUM = 5,     /* string, one of enum_values */
     REVOPS_OPT_LIST = 6,     /* libconfig array or list of strings */
     REVOPS_OPT_DATE = 7,     /* string "YYYY-MM-DD", checked by the core */
-    REVOPS_OPT_PATH = 8      /* string; relative to the config file's directory */
+    REVOPS_OPT_PATH = 8,     /* string; relative to the config file's directory */
+    REVOPS_OPT_TEMPLATE = 9  /* since 1.4: a message template, "{{placeholder}}"s checked by the core */
 } revops_option_type;
 
 /* One entry of a plugin's option table; the table ends with an entry whose
@@ -375,6 +376,16 @@ typedef struct revops_finding {
 /* --------------------------------------------------------- host services -- */
 
 typedef struct revops_instance revops_instance;  /* the core's handle for one plugin instance */
+typedef struct revops_batch revops_batch;        /* see ACTIONS below */
+
+/* How host->render escapes a value for its destination (since 1.4). */
+typedef enum revops_escape {
+    REVOPS_ESC_NONE = 0,     /* as is */
+    REVOPS_ESC_SLACK = 1,    /* Slack mrkdwn: & < > as entities (no <!channel>, <@U>, <url|x>) */
+    REVOPS_ESC_HTML = 2,     /* & < > " ' as entities */
+    REVOPS_ESC_JSON = 3,     /* the inside of a JSON string */
+    REVOPS_ESC_HEADER = 4    /* a mail header: control characters (CR, LF) become spaces */
+} revops_escape;
 typedef struct revops_stream revops_stream;      /* where a source writes rows */
 typedef struct revops_emitter revops_emitter;    /* where an analysis emits findings */
 typedef struct revops_json revops_json;          /* a parsed JSON value (json-c inside) */
@@ -594,6 +605,22 @@ typedef struct revops_host {
      * Valid until the instance's next HTTP call.  For APIs that put the
      * error's name in a header (AWS: x-amzn-ErrorType). */
     const char *(*http_header)(revops_instance *self, const char *name);
+
+    /* ---- since 1.4 ------------------------------------------------------ */
+
+    /* A message template (a REVOPS_OPT_TEMPLATE option) filled for one
+     * finding.  Placeholders: {{account_id}} {{account_name}}
+     * {{opportunity_id}} {{analysis}} {{category}} {{priority}} {{score}}
+     * {{confidence}} {{title}} {{description}} {{signals}} {{actions}}
+     * {{fingerprint}} {{pipeline}} {{session_id}} {{narrative}}
+     * {{next_steps}} {{partial}}.  Each value (never the template's own
+     * text) is cut to max_value characters ("…"; 0: no limit) and escaped
+     * for `esc`.  batch may be NULL.  Free with host->free. */
+    char *(*render)(const char *tmpl, const revops_finding *f, const revops_batch *batch, revops_escape esc,
+                    size_t max_value);
+    /* HMAC-SHA256 of data with key, as 64 lower-case hex characters + NUL
+     * (OpenSSL), for webhook signatures. */
+    void (*hmac_sha256_hex)(const void *key, size_t keylen, const void *data, size_t len, char out[65]);
 } revops_host;
 
 /* ------------------------------------------------------------ plugin kinds -- */
@@ -650,14 +677,14 @@ typedef struct revops_analysis_vtable {
 } revops_analysis_vtable;
 
 /* A batch handed to an action: the findings a pipeline routed to it. */
-typedef struct revops_batch {
+struct revops_batch {
     const char *session_id;
     const char *pipeline;
     const char *analysis;
     size_t nfindings;
     const revops_finding *const *findings;
     int dry_run;              /* always 0 today: dry runs do not call deliver */
-} revops_batch;
+};
 
 typedef struct revops_delivery {
     revops_status status;     /* per finding: OK, RETRY (try later) or ERROR */

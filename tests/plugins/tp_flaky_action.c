@@ -14,6 +14,7 @@ typedef struct ctx {
     int fail_first, fail_always;
     char seen[256][65];
     size_t nseen;
+    const char *message;   /* a template, rendered (JSON-escaped) after the account id */
 } ctx;
 
 static revops_status a_open(revops_instance *self, const revops_host *host, const revops_options *o, void **out)
@@ -25,6 +26,7 @@ static revops_status a_open(revops_instance *self, const revops_host *host, cons
     c->path = host->opt_string(o, "path");
     c->fail_first = host->opt_bool(o, "fail_first");
     c->fail_always = host->opt_bool(o, "fail_always");
+    c->message = host->opt_string(o, "message");
     *out = c;
     return REVOPS_OK;
 }
@@ -55,7 +57,13 @@ static revops_status a_deliver(void *p, const revops_batch *b, revops_delivery *
             snprintf(res[i].message, sizeof res[i].message, "simulated 503 for %s", x->account_id);
         } else {
             res[i].status = REVOPS_OK;
-            fprintf(f, "%s %s\n", x->fingerprint, x->account_id);
+            if (c->message) {
+                char *m = c->host->render(c->message, x, b, REVOPS_ESC_JSON, 40);
+                fprintf(f, "%s %s %s\n", x->fingerprint, x->account_id, m);
+                c->host->free(m);
+            } else {
+                fprintf(f, "%s %s\n", x->fingerprint, x->account_id);
+            }
         }
     }
     fclose(f);
@@ -71,6 +79,7 @@ static const revops_option_def options[] = {
     { "path", REVOPS_OPT_PATH, 1, NULL, 0, 0, NULL, 0, "file that records deliveries" },
     { "fail_first", REVOPS_OPT_BOOL, 0, "false", 0, 0, NULL, 0, "first delivery of each finding returns RETRY" },
     { "fail_always", REVOPS_OPT_BOOL, 0, "false", 0, 0, NULL, 0, "every delivery returns ERROR" },
+    { "message", REVOPS_OPT_TEMPLATE, 0, NULL, 0, 0, NULL, 0, "a message template written after each delivery" },
     { NULL, 0, 0, NULL, 0, 0, NULL, 0, NULL },
 };
 static const revops_action_vtable vt = { a_open, a_deliver, a_close };
