@@ -383,7 +383,19 @@ static void act(run_ctx *rc)
         static const char no_result[] = "the action returned no result for this finding (plugin bug)";
         size_t pending = n;
         for (int attempt = 1; pending > 0 && attempt <= p->retry.max_attempts; attempt++) {
-            revops_batch b = { r->session_id, r->pipeline, r->analysis, pending, batch, 0 };
+            /* Stable per (finding, action instance): sinks use it as an
+             * idempotency key, so a repeated delivery is recognised. */
+            char (*ids)[33] = xcalloc(pending ? pending : 1, sizeof *ids);
+            const char **idp = xcalloc(pending ? pending : 1, sizeof *idp);
+            for (size_t i = 0; i < pending; i++) {
+                char *key = xasprintf("%s\n%s", batch[i]->fingerprint, rt->action->name), hex[65];
+                sha256_hex(key, strlen(key), hex);
+                free(key);
+                memcpy(ids[i], hex, 32);
+                ids[i][32] = '\0';
+                idp[i] = ids[i];
+            }
+            revops_batch b = { r->session_id, r->pipeline, r->analysis, pending, batch, 0, idp };
             /* A result the plugin leaves unfilled must not count as
              * delivered (REVOPS_OK is 0). */
             for (size_t i = 0; i < pending; i++) {
@@ -392,6 +404,8 @@ static void act(run_ctx *rc)
             }
             inp->error[0] = '\0';
             revops_status st = rt->action->plugin->desc->vt.action->deliver(inp->ctx, &b, res);
+            free(idp);
+            free(ids);
             size_t still = 0;
             for (size_t i = 0; i < pending; i++) {
                 revops_status fs = st == REVOPS_OK ? res[i].status : st;

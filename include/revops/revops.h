@@ -684,6 +684,11 @@ struct revops_batch {
     size_t nfindings;
     const revops_finding *const *findings;
     int dry_run;              /* always 0 today: dry runs do not call deliver */
+    /* Since 1.4: per finding, the id of this delivery (32 hex characters):
+     * the same whenever the same finding is delivered to the same action
+     * instance again (a retry, a rerun after a crash), so a sink can send it
+     * as an idempotency key or look it up before creating anything. */
+    const char *const *delivery_ids;
 };
 
 typedef struct revops_delivery {

@@ -59,7 +59,8 @@ static revops_status a_deliver(void *p, const revops_batch *b, revops_delivery *
             res[i].status = REVOPS_OK;
             if (c->message) {
                 char *m = c->host->render(c->message, x, b, REVOPS_ESC_JSON, 40);
-                fprintf(f, "%s %s %s\n", x->fingerprint, x->account_id, m);
+                fprintf(f, "%s %s %s %s\n", x->fingerprint, x->account_id,
+                        c->host->abi_minor >= 4 && b->delivery_ids ? b->delivery_ids[i] : "-", m);
                 c->host->free(m);
             } else {
                 fprintf(f, "%s %s\n", x->fingerprint, x->account_id);
