@@ -660,6 +660,9 @@ void aws_cleanup(void);
 char *base64_encode(const void *data, size_t len, int url);
 void hmac_sha256_hex(const void *key, size_t keylen, const void *data, size_t len, char out[65]);
 
+/* ------------------------------------------------------------ mail.c -- */
+revops_status mail_send(revops_instance *self, const revops_mail *m);
+
 /* -------------------------------------------------------- template.c -- */
 extern const char *const template_placeholders[];
 /* Every {{placeholder}} known and closed; 0 or -1 + err. */

@@ -322,4 +322,5 @@ const revops_host host_services = {
     /* since 1.4 */
     .render = template_render,
     .hmac_sha256_hex = hmac_sha256_hex,
+    .send_mail = mail_send,
 };

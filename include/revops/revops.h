@@ -378,6 +378,20 @@ typedef struct revops_finding {
 typedef struct revops_instance revops_instance;  /* the core's handle for one plugin instance */
 typedef struct revops_batch revops_batch;        /* see ACTIONS below */
 
+/* An e-mail for host->send_mail (since 1.4). */
+typedef struct revops_mail {
+    const char *url;             /* smtp://HOST[:PORT] or smtps://HOST[:PORT] */
+    int starttls;                /* smtp://: require STARTTLS */
+    const char *username, *password;  /* NULL: no AUTH */
+    const char *from;            /* "Name <addr>" or "addr" */
+    const char *const *to;       /* NULL-terminated, at least one */
+    const char *const *cc;       /* NULL-terminated, may be NULL */
+    const char *subject;         /* UTF-8 */
+    const char *text, *html;     /* the bodies; either may be NULL */
+    const char *const *headers;  /* extra "Name: value", NULL-terminated, may be NULL */
+    double timeout;              /* seconds; 0: 60 */
+} revops_mail;
+
 /* How host->render escapes a value for its destination (since 1.4). */
 typedef enum revops_escape {
     REVOPS_ESC_NONE = 0,     /* as is */
@@ -621,6 +635,13 @@ typedef struct revops_host {
     /* HMAC-SHA256 of data with key, as 64 lower-case hex characters + NUL
      * (OpenSSL), for webhook signatures. */
     void (*hmac_sha256_hex)(const void *key, size_t keylen, const void *data, size_t len, char out[65]);
+    /* One e-mail over SMTP (libcurl): STARTTLS or SMTPS, AUTH when a user
+     * is given, multipart/alternative text + HTML (UTF-8, quoted-printable),
+     * the subject RFC 2047-encoded when not ASCII, Date and Message-ID
+     * added.  A line break in any header value is refused (ERROR).
+     * Connection failures, timeouts and SMTP 4xx are retried within the
+     * deadline, then RETRY; SMTP 5xx is ERROR.  Say why: host->last_error. */
+    revops_status (*send_mail)(revops_instance *self, const revops_mail *mail);
 } revops_host;
 
 /* ------------------------------------------------------------ plugin kinds -- */
