@@ -6,25 +6,9 @@
 #include "config.h"
 #include "core.h"
 
-#include <errno.h>
 #include <json-c/json.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-
-static void record_ask(const revops_config *c, json_object *rec)
-{
-    make_dirs(c->state_dir);
-    char *path = xasprintf("%s/runs.jsonl", c->state_dir);
-    FILE *f = fopen(path, "a");
-    if (!f) {
-        log_warn("cannot record the session in %s: %s", path, strerror(errno));
-    } else {
-        fprintf(f, "%s\n", json_object_to_json_string_ext(rec, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-        if (fclose(f) != 0) log_warn("cannot record the session in %s: %s", path, strerror(errno));
-    }
-    free(path);
-}
 
 int ask_run(revops_config *c, const ask_options *o)
 {
@@ -99,7 +83,7 @@ int ask_run(revops_config *c, const ask_options *o)
         model_close(&ms);
     }
     json_object_object_add(rec, "seconds", json_number(mono_now() - t0, 3));
-    record_ask(c, rec);
+    run_record_append(c, rec);
     json_object_put(rec);
     agent_result_free(&ar);
     privacy_free(pv);

@@ -515,6 +515,7 @@ int instance_open(const revops_config *cfg, const retry_policy *rp, double deadl
                   char *err, size_t errlen);
 int run_pipeline(revops_config *c, conf_pipeline *p, const run_options *o, run_result *r);
 void run_result_free(run_result *r);
+void run_record_append(const revops_config *c, struct json_object *rec);
 struct json_object *run_result_json(const run_result *r, int with_findings);
 void run_result_print(const run_result *r, const char *format, FILE *out);
 void session_id_default(char *out, size_t n);

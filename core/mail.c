@@ -62,6 +62,26 @@ static void encoded_words(strbuf *sb, const char *s)
     }
 }
 
+/* "NAME: a, b" as a header, each address an envelope recipient; non-zero
+ * when one holds a control character (a header injection attempt). */
+static int add_addresses(struct curl_slist **headers, struct curl_slist **rcpt, const char *name, const char *const *list)
+{
+    if (!list || !list[0]) return 0;
+    strbuf h = { 0 };
+    int bad = 0;
+    sb_printf(&h, "%s: ", name);
+    for (size_t i = 0; list[i]; i++) {
+        bad |= has_ctl(list[i]);
+        sb_printf(&h, "%s%s", i ? ", " : "", list[i]);
+        char *a = address_of(list[i]);
+        *rcpt = curl_slist_append(*rcpt, a);
+        free(a);
+    }
+    *headers = curl_slist_append(*headers, h.buf);
+    sb_free(&h);
+    return bad;
+}
+
 static int transient_smtp(CURLcode rc, long code)
 {
     if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_SEND_ERROR ||
@@ -96,30 +116,9 @@ revops_status mail_send(revops_instance *self, const revops_mail *m)
     struct curl_slist *headers = curl_slist_append(NULL, date);
     sb_printf(&h, "From: %s", m->from);
     headers = curl_slist_append(headers, h.buf);
-    h.len = 0;
-    sb_puts(&h, "To: ");
     struct curl_slist *rcpt = NULL;
-    int bad = 0;
-    for (size_t i = 0; m->to[i]; i++) {
-        bad |= has_ctl(m->to[i]);
-        sb_printf(&h, "%s%s", i ? ", " : "", m->to[i]);
-        char *a = address_of(m->to[i]);
-        rcpt = curl_slist_append(rcpt, a);
-        free(a);
-    }
-    headers = curl_slist_append(headers, h.buf);
-    if (m->cc && m->cc[0]) {
-        h.len = 0;
-        sb_puts(&h, "Cc: ");
-        for (size_t i = 0; m->cc[i]; i++) {
-            bad |= has_ctl(m->cc[i]);
-            sb_printf(&h, "%s%s", i ? ", " : "", m->cc[i]);
-            char *a = address_of(m->cc[i]);
-            rcpt = curl_slist_append(rcpt, a);
-            free(a);
-        }
-        headers = curl_slist_append(headers, h.buf);
-    }
+    int bad = add_addresses(&headers, &rcpt, "To", m->to);
+    bad |= add_addresses(&headers, &rcpt, "Cc", m->cc);
     h.len = 0;
     sb_puts(&h, "Subject: ");
     if (ascii(m->subject ? m->subject : "")) sb_puts(&h, m->subject ? m->subject : "");

@@ -464,27 +464,32 @@ void action_pool_close(action_pool *pool, const revops_config *c)
 }
 
 
-/* The spec's LogAnalytics step: one JSON line per run in
- * state_dir/runs.jsonl.  Failing to write it is reported, not fatal: the
- * findings were already delivered. */
+/* One JSON line appended to state_dir/runs.jsonl (pipeline runs and `revops
+ * ask` sessions).  Failing to write it is reported, not fatal: the findings
+ * were already delivered. */
+void run_record_append(const revops_config *c, json_object *rec)
+{
+    char *path = xasprintf("%s/runs.jsonl", c->state_dir);
+    FILE *f = NULL;
+    if (make_dirs(c->state_dir) == 0) f = fopen(path, "a");
+    if (!f) {
+        log_warn("cannot record the run in %s: %s", path, strerror(errno));
+    } else {
+        fprintf(f, "%s\n", json_object_to_json_string_ext(rec, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        if (fclose(f) != 0) log_warn("cannot record the run in %s: %s", path, strerror(errno));
+    }
+    free(path);
+}
+
+/* The spec's LogAnalytics step: the run record. */
 static void log_run(run_ctx *rc)
 {
     run_result *r = rc->r;
     log_set_context(r->session_id, r->pipeline, "log");
     double t0 = mono_now();
-    char *path = xasprintf("%s/runs.jsonl", rc->cfg->state_dir);
-    FILE *f = NULL;
-    if (make_dirs(rc->cfg->state_dir) == 0) f = fopen(path, "a");
-    if (!f) {
-        log_warn("cannot record the run in %s: %s", path, strerror(errno));
-    } else {
-        r->step_seconds[STEP_LOG] = mono_now() - t0;
-        json_object *o = run_result_json(r, 0);
-        fprintf(f, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-        json_object_put(o);
-        if (fclose(f) != 0) log_warn("cannot record the run in %s: %s", path, strerror(errno));
-    }
-    free(path);
+    json_object *o = run_result_json(r, 0);
+    run_record_append(rc->cfg, o);
+    json_object_put(o);
     r->step_seconds[STEP_LOG] = mono_now() - t0;
 }
 
