@@ -233,6 +233,16 @@ like "$TMP/far.err" "option url (http://hooks.example.com/…) is plain http:// 
     "naming scheme and host only"
 unlike "$TMP/far.err" "farsecretpath" "the hook's path (its credential) is not shown"
 
+# Nobody listening: transient (RETRY) through every retry; the reason shows the origin
+# only.  (The host's own "retrying" log lines name the URL's path: see the report.)
+CLOSED=$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+export HOOK_CLOSED="http://127.0.0.1:$CLOSED/hooks/catch/1/closedsecretpath/"
+conf closed 'url = "env:HOOK_CLOSED";' 1
+run closed; is "$rc" 3 "nobody listening: the delivery fails after the retries (exit 3)"
+grep 'not delivered' "$TMP/closed.err" > "$TMP/closed.lines"
+like "$TMP/closed.lines" "http://127.0.0.1:$CLOSED/…: " "the reason names scheme, host and port"
+unlike "$TMP/closed.lines" "closedsecretpath" "not the hook's path"
+
 # ------------------------------------------ 500: the host retries, then the core
 fail_next "$plain_PORT" '{"status": 500, "times": 1}'
 start=$(( $(nrec plain) + 1 )); ev=$(stats "$plain_PORT" events)
