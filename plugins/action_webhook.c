@@ -47,8 +47,10 @@
  *
  * Answers: 2xx OK; 408, 429 and 5xx RETRY (the host has retried 429 and 5xx
  * already, honouring Retry-After); 3xx ERROR (redirects are not followed: a
- * POST must not turn into a GET); any other status ERROR with the status and
- * the first 200 bytes of the answer.  When the host's retries ran out on one
+ * POST must not turn into a GET); a 401 to a signed request that the host
+ * had to send more than once RETRY (its timestamp may have aged past the
+ * receiver's tolerance while the host waited; the core's retry signs afresh);
+ * any other status ERROR with the status and the first 200 bytes of the answer.  When the host's retries ran out on one
  * finding, the rest of the batch is not sent this time (RETRY): the endpoint
  * is down or throttling, and the core retries them with backoff.
  * Secrets (url, secret, header values) never appear in a message or a log
@@ -485,6 +487,12 @@ static int deliver_one(hook_ctx *c, const revops_batch *b, size_t i, revops_deli
     } else if (st == REVOPS_OK && (s == 408 || s == 429 || s >= 500)) {
         set_result(d, REVOPS_RETRY, "HTTP %ld after %d attempt%s: %s", s, attempts, attempts == 1 ? "" : "s",
                    *answer ? answer : "(no answer body)");
+    } else if (st == REVOPS_OK && s == 401 && c->secret && attempts > 1) {
+        /* The host resent the first attempt's timestamp (after a 429's
+         * Retry-After, say): the receiver may have found it too old.  The
+         * core's retry signs afresh. */
+        set_result(d, REVOPS_RETRY, "HTTP 401 on attempt %d: the signature's timestamp may have gone stale during "
+                   "the retries; signing again: %s", attempts, *answer ? answer : "(no answer body)");
     } else if (st == REVOPS_OK && s >= 300 && s < 400) {
         set_result(d, REVOPS_ERROR, "HTTP %ld: a redirect, not followed (point url at the final address)", s);
     } else if (st == REVOPS_OK) {
@@ -511,19 +519,18 @@ static revops_status hook_deliver(void *ctx, const revops_batch *batch, revops_d
     size_t i = 0;
     for (; i < batch->nfindings; i++) {
         if (c->host->time_left(c->self) <= 0) {
-            snprintf(why, sizeof why, "the run's deadline has passed");
+            snprintf(why, sizeof why, "not sent: the run's deadline has passed");
             break;
         }
         if (deliver_one(c, batch, i, &results[i])) {
-            snprintf(why, sizeof why, "%s", results[i].message);
+            snprintf(why, sizeof why, "not sent after an earlier failure: %s", results[i].message);
             i++;
             break;
         }
     }
     /* Not sent: the deadline passed, or the endpoint stayed down or
      * throttled through the host's retries for an earlier finding. */
-    for (size_t k = i; k < batch->nfindings; k++)
-        set_result(&results[k], REVOPS_RETRY, "not sent after an earlier failure: %s", why);
+    for (size_t k = i; k < batch->nfindings; k++) set_result(&results[k], REVOPS_RETRY, "%s", why);
     return REVOPS_OK;
 }
 

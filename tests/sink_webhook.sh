@@ -36,7 +36,9 @@ hook_fake() {
 }
 hook_fake signed 7 --secret "$SECRET"
 hook_fake plain 6
+hook_fake strict 5 --secret "$SECRET" --tolerance 2
 export HOOK_SIGNED="http://127.0.0.1:$signed_PORT$HOOK" HOOK_PLAIN="http://127.0.0.1:$plain_PORT$HOOK"
+export HOOK_STRICT="http://127.0.0.1:$strict_PORT$HOOK"
 
 # conf NAME ACTION-OPTIONS [FINDINGS]: tp_rows -> tp_sum (FINDINGS findings, default 4),
 # routed to the webhook action "hook" and to a file action (the host's finding JSON).
@@ -278,6 +280,19 @@ py r429 "$REC_LIB"'
 rs = recs("plain", int(sys.argv[2]))
 print(" ".join(str(r["status"]) for r in rs), rs[1]["t"] - rs[0]["t"] >= 1.9)' "$TMP" "$start" > /dev/null
 is "$(cat "$TMP/r429.py")" "429 200 True" "after the 2 seconds Retry-After asked for (the retry interval is 0.05 s)"
+
+# A signed request the host resends after a long Retry-After carries its first
+# timestamp: a receiver with a 2 s tolerance finds it stale (401); the plugin says RETRY
+# and the core's retry is signed afresh.
+fail_next "$strict_PORT" '{"status": 429, "times": 1, "retry_after": 4}'
+conf stale 'url = "env:HOOK_STRICT"; secret = "env:WEBHOOK_SECRET";' 1
+run stale; is "$rc" 0 "a signature gone stale during the host's retries: signed again, delivered (exit 0)"
+py stale "$REC_LIB"'
+rs = recs("strict")
+print(" ".join("%s:%s" % (r["status"], r["verdict"]) for r in rs),
+      hdr(rs[0], "X-Revops-Timestamp") == hdr(rs[1], "X-Revops-Timestamp") != hdr(rs[2], "X-Revops-Timestamp"))' "$TMP" > /dev/null
+is "$(cat "$TMP/stale.py")" "429:fault 401:stale 200:event True" "429, the same timestamp refused as stale, then a fresh one accepted"
+like "$TMP/stale.err" "HTTP 401 on attempt 2: the signature's timestamp may have gone stale" "the log says why it is retried"
 
 # 408 is not one the host retries: the plugin says RETRY and the core sends it again.
 fail_next "$plain_PORT" '{"status": 408, "times": 1, "body": "{\"status\": \"timeout\"}"}'
