@@ -9,8 +9,11 @@
  *     body (nested JSON too).  The catch hook answers 200 with
  *     {"status": "success", "attempt": ..., "id": ..., "request_id": ...}, a
  *     body the Zap cannot change (Zapier community: "With Catch Hooks, by
- *     default we will always return a success message").  Its rate limit is a
- *     429; Zapier advises retrying anything but a 200 with exponential backoff.
+ *     default we will always return a success message",
+ *     community.zapier.com/code-webhooks-52/...-13867).  Over its rate limit a
+ *     hook answers 429; retrying anything but a 200 with exponential backoff
+ *     is the advice (support.cardtapp.com, "Zapier webhooks: understanding
+ *     error codes").
  *     The hook URL is the credential ("anyone with the URL can post into your
  *     Zap"), so `url` is a sensitive option here: env:NAME or file:/path, and no
  *     message of this plugin shows more of it than scheme://host[:port].
@@ -21,18 +24,21 @@
  *     The draft writes the value as a structured-field string (quoted); we send
  *     the bare token as Stripe's API and most receivers expect it: 32 hex
  *     characters need no quoting to be unambiguous.
- *   - Signatures as Stripe (https://docs.stripe.com/webhooks, "Verify
- *     webhook signatures": HMAC-SHA256 of "<timestamp>.<payload>", a five
- *     minute tolerance) and Slack ("Verifying requests from Slack": v0 HMAC of
- *     "v0:<timestamp>:<body>", requests older than five minutes refused) sign
- *     them.  See sign() for why the timestamp is inside the signature.
+ *   - Signatures as Stripe (https://stripe.com/docs/webhooks/signatures,
+ *     "verify manually": HMAC-SHA256 of "<timestamp>.<payload>", a five minute
+ *     tolerance) and Slack
+ *     (https://api.slack.com/authentication/verifying-requests-from-slack: HMAC
+ *     of "v0:<timestamp>:<body>", requests older than five minutes refused)
+ *     sign them.  See sign() for why the timestamp is inside the signature.
  *
  * What goes out, per finding, to `url`:
  *   POST, Content-Type: application/json, Idempotency-Key: <delivery id>,
  *   with `secret`: X-Revops-Timestamp: <unix seconds> and
  *   X-Revops-Signature: sha256=<hex HMAC-SHA256(secret, timestamp "." body)>,
  *   and every `header` entry ("Name: value"; a value that is a secret
- *   reference, env:NAME / file:/path, is resolved when the instance opens).
+ *   reference, env:NAME / file:/path, or a word and one, "Bearer env:NAME",
+ *   is resolved when the instance opens: the core resolves sensitive strings,
+ *   not the items of a sensitive list).
  *   Body, format = "finding" (the default):
  *     {"event": "revops.finding", "delivery_id", "session_id", "pipeline",
  *      "finding": <the host's finding JSON, as `revops run --format json`>}
@@ -50,11 +56,14 @@
  * POST must not turn into a GET); a 401 to a signed request that the host
  * had to send more than once RETRY (its timestamp may have aged past the
  * receiver's tolerance while the host waited; the core's retry signs afresh);
- * any other status ERROR with the status and the first 200 bytes of the answer.  When the host's retries ran out on one
- * finding, the rest of the batch is not sent this time (RETRY): the endpoint
- * is down or throttling, and the core retries them with backoff.
+ * any other status ERROR with the status and the first 200 bytes of the
+ * answer.  When the host's retries ran out on one finding, the rest of the
+ * batch is not sent this time (RETRY): the endpoint is down or throttling,
+ * and the core retries them with backoff.
  * Secrets (url, secret, header values) never appear in a message or a log
- * line of this plugin.
+ * line of this plugin; messages the host wrote about a failed exchange are
+ * shown with the URL cut to its origin.  (The host's own "retrying" log
+ * lines, core/http.c, do show the URL without its query.)
  */
 #include <revops/revops.h>
 
@@ -682,7 +691,8 @@ static revops_status hook_open(revops_instance *self, const revops_host *host, c
         hook_close(c);
         return REVOPS_ERROR;
     }
-    if ((format && !strcmp(format, "template")) || (body_set && !format_set)) c->body_tmpl = host->opt_string(opts, "body");
+    if ((format && !strcmp(format, "template")) || (body_set && !format_set))
+        c->body_tmpl = host->opt_string(opts, "body");
     c->timeout = host->opt_real(opts, "timeout");
 
     size_t nh = host->opt_list_len(opts, "header");
