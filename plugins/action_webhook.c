@@ -113,21 +113,41 @@ static void set_result(revops_delivery *d, revops_status s, const char *fmt, ...
     va_end(ap);
 }
 
-/* At most max bytes of s on one line: control characters as spaces, cut at
- * a UTF-8 character boundary ("..." when cut). */
+/* The length of the valid UTF-8 sequence at p (shortest form, no
+ * surrogates, at most U+10FFFF), 0 if the bytes there are not one. */
+static size_t utf8_seq(const unsigned char *p, size_t avail)
+{
+    if (!avail) return 0;
+    unsigned char ch = p[0];
+    if (ch < 0x80) return 1;
+    size_t n = ch >= 0xF5 ? 0 : ch >= 0xF0 ? 4 : ch >= 0xE0 ? 3 : ch >= 0xC2 ? 2 : 0;
+    if (!n || avail < n) return 0;
+    for (size_t k = 1; k < n; k++)
+        if ((p[k] & 0xC0) != 0x80) return 0;
+    if ((ch == 0xE0 && p[1] < 0xA0) || (ch == 0xF0 && p[1] < 0x90) || (ch == 0xED && p[1] >= 0xA0) ||
+        (ch == 0xF4 && p[1] >= 0x90))
+        return 0;
+    return n;
+}
+
+/* At most max bytes of s on one line, for a message: control characters as
+ * spaces, bytes that are not UTF-8 as '?', never a character cut in two
+ * ("..." when cut). */
 static void one_line(const char *s, size_t len, size_t max, char *out, size_t outlen)
 {
-    size_t n = len < max ? len : max;
-    if (n < len)
-        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
-    size_t k = 0;
-    for (size_t i = 0; i < n && k + 1 < outlen; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        out[k++] = ch < 0x20 || ch == 0x7f ? ' ' : (char)ch;
+    size_t k = 0, i = 0;
+    if (!outlen) return;
+    while (i < len) {
+        size_t n = utf8_seq((const unsigned char *)s + i, len - i);
+        if (i + (n ? n : 1) > max || k + (n ? n : 1) + 1 > outlen) break;
+        if (!n) out[k++] = '?';
+        else if (n == 1) out[k++] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? ' ' : s[i];
+        else memcpy(out + k, s + i, n), k += n;
+        i += n ? n : 1;
     }
     while (k > 0 && out[k - 1] == ' ') k--;
-    if (n < len && k + 4 < outlen) memcpy(out + k, "...", 3), k += 3;
-    if (outlen) out[k < outlen ? k : outlen - 1] = '\0';
+    if (i < len && k + 4 <= outlen) memcpy(out + k, "...", 3), k += 3;
+    out[k] = '\0';
 }
 
 /* The host's message for a failed exchange names the URL it posted to:
@@ -235,15 +255,9 @@ static int jstring(jcheck *j)
             j->p++;
             continue;
         }
-        /* UTF-8: a lead byte and its continuation bytes, shortest form */
-        int n = ch >= 0xF0 && ch <= 0xF4 ? 3 : ch >= 0xE0 ? 2 : ch >= 0xC2 && ch <= 0xDF ? 1 : -1;
-        if (n < 0 || j->end - j->p <= n) return jfail(j, "invalid UTF-8");
-        for (int k = 1; k <= n; k++)
-            if (((unsigned char)j->p[k] & 0xC0) != 0x80) return jfail(j, "invalid UTF-8");
-        if ((ch == 0xE0 && (unsigned char)j->p[1] < 0xA0) || (ch == 0xF0 && (unsigned char)j->p[1] < 0x90) ||
-            (ch == 0xED && (unsigned char)j->p[1] >= 0xA0) || (ch == 0xF4 && (unsigned char)j->p[1] >= 0x90))
-            return jfail(j, "invalid UTF-8");
-        j->p += n + 1;
+        size_t n = utf8_seq((const unsigned char *)j->p, (size_t)(j->end - j->p));
+        if (!n) return jfail(j, "invalid UTF-8");
+        j->p += n;
     }
     return jfail(j, "an unterminated string");
 }
