@@ -220,13 +220,15 @@ static void cut_utf16(char *s, size_t max)
     }
 }
 
-static void trim(char *s)
+/* Spaces at either end dropped, runs of spaces made one (a line break in a
+ * value became a space). */
+static void squeeze(char *s)
 {
-    size_t n = strlen(s), a = 0;
-    while (a < n && s[a] == ' ') a++;
-    while (n > a && s[n - 1] == ' ') n--;
-    memmove(s, s + a, n - a);
-    s[n - a] = '\0';
+    char *w = s;
+    for (const char *r = s; *r; r++)
+        if (*r != ' ' || (w > s && w[-1] != ' ')) *w++ = *r;
+    while (w > s && w[-1] == ' ') w--;
+    *w = '\0';
 }
 
 /* A JQL string literal: double quotes, with " and \ escaped. */
@@ -381,7 +383,8 @@ static void adf_append(adf *a, const revops_buf *block)
 }
 
 /* Add a paragraph (or a heading) of the runs, cut shorter until it fits;
- * once nothing fits the document is full and later blocks are left out. */
+ * once a block had to be cut, or nothing fits, the document is full and
+ * later blocks are left out. */
 static void adf_block(adf *a, const char *open, const run *runs, size_t nruns)
 {
     for (unsigned shift = 0; !a->full && !a->oom && shift < 12; shift++) {
@@ -391,6 +394,8 @@ static void adf_block(adf *a, const char *open, const run *runs, size_t nruns)
         if (n <= 0 || a->b.len + 1 + blk.len + RESERVE <= DOC_MAX) {
             if (n > 0) adf_append(a, &blk);
             revops_buf_free(&blk);
+            /* cut to fit: what follows would not fit either */
+            if (shift) a->full = 1;
             return;
         }
         revops_buf_free(&blk);
@@ -421,6 +426,7 @@ static void adf_list(adf *a, const char *heading, int ordered, const run *runs, 
             if (n > 0 && fit) {
                 if (items++) revops_buf_str(&list, ",");
                 revops_buf_add(&list, item.p, item.len);
+                if (shift) a->full = 1;
             }
             revops_buf_free(&item);
             if (n <= 0 || fit) break;
@@ -729,7 +735,7 @@ static revops_status create_issue(jira_ctx *c, const revops_finding *f, const re
         set_result(d, REVOPS_RETRY, "out of memory building the issue");
         return REVOPS_RETRY;
     }
-    trim(clean);
+    squeeze(clean);
     cut_utf16(clean, SUMMARY_MAX);
     revops_buf body = { 0 };
     revops_buf_str(&body, "{\"fields\":{\"project\":{\"key\":");

@@ -24,7 +24,7 @@ Atlassian's public docs (developer.atlassian.com/cloud/jira/platform/):
       paragraph, heading (attrs.level 1-6), bulletList, orderedList, listItem,
       blockquote, rule, codeBlock, text (non-empty "text", marks) and hardBreak; any
       other node or member is refused.  Text fields hold at most 32,767 characters
-      (counted here on the document's JSON, which is stricter).
+      (counted here on the document's compact JSON, which is stricter).
   rate-limiting
       429 with Retry-After (seconds).
 
@@ -155,7 +155,7 @@ def check_doc(doc):
     check_keys(doc, {"type", "version", "content"}, "doc")
     for i, b in enumerate(doc["content"]):
         check_block(b, "doc.content[%d]" % i)
-    if len(json.dumps(doc, ensure_ascii=False)) > TEXT_LIMIT:
+    if len(json.dumps(doc, ensure_ascii=False, separators=(",", ":"))) > TEXT_LIMIT:
         raise BadADF("too long")
 
 

@@ -245,7 +245,10 @@ if [ -x "$GEN" ] && [ -f "$PLUGINS/sqlite.so" ] && [ -f "$PLUGINS/at_risk_accoun
                  usage = { source = "warehouse"; named_query = "a1_usage"; }; };
       actions = ( { action = "jira"; min_priority = "low"; }, { action = "out"; min_priority = "low"; } ); };'
     jira_fake hostile
-    conf hostile 'summary = "[revops {{analysis}}] {{account_name}}: {{title}}"; comment = "{{account_name}} again:\n\n{{title}}\n\n{{signals}}";' "$A1"
+    # the comment repeats the name 16 times more: the 10,000-character one (cut
+    # at 2,000 per value) makes more than Jira's 32,767 characters
+    more=$(for _ in $(seq 16); do printf '\\n\\n{{account_name}}'; done)
+    conf hostile "summary = \"[revops {{analysis}}] {{account_name}}: {{title}}\"; comment = \"{{account_name}} again:\\n\\n{{title}}\\n\\n{{signals}}$more\";" "$A1"
     sed -i "s|^sources = .*|query_library = \"queries.conf\";\nsources = { warehouse = { plugin = \"sqlite\"; database = \"$db\"; }; };|" "$TMP/hostile.conf"
     run hostile > /dev/null; is "$?" 0 "A1 with plain names: delivered"
     # Six at-risk accounts get hostile names.
@@ -321,6 +324,17 @@ PY
     run hostile; is "$?" 0 "hostile names, second run: delivered"
     is "$(count "$REC" /rest/api/3/issue) $(count "$REC" '.*/comment' 201)" "0 $N" "every finding commented on, the comment (with the names) valid ADF"
     like "$STATE" '"text": "<script>alert(\"x\")</script> & <!channel> <@U123> again:"' "the comment carries the raw name in its text node"
+    "$PYTHON" - "$STATE" > "$TMP/check" <<'PY'
+import json, sys
+for i in json.load(open(sys.argv[1], encoding="utf-8")):
+    if i["fields"]["summary"].startswith("[revops A1] XXXX"):
+        body = i["comments"][0]["body"]
+        size = len(json.dumps(body, ensure_ascii=False, separators=(",", ":")))
+        paras = body["content"]
+        print(len(paras) < 19, size <= 32767, paras[-1]["content"][0]["text"][:21])
+PY
+    is "$(cat "$TMP/check")" "True True (The rest is left out" \
+        "a comment past Jira's 32,767 characters is cut short, with a note saying so"
 else
     echo "ok $((tap_n += 1)) # SKIP the demo warehouse, sqlite or A1 plugin is not built"
 fi
