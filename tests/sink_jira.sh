@@ -14,6 +14,7 @@ JIRA_EMAIL=revops-bot@example.com
 JIRA_TOKEN=ATATT3xFfGF0-fake-jira-token-5521
 export JIRA_TEST_EMAIL="$JIRA_EMAIL" JIRA_TEST_TOKEN="$JIRA_TOKEN" JIRA_BAD_TOKEN="ATATT3xFfGF0-revoked-0000"
 TOKEN_B64=$(printf '%s:%s' "$JIRA_EMAIL" "$JIRA_TOKEN" | base64 -w0)
+BAD_B64=$(printf '%s:%s' "$JIRA_EMAIL" "$JIRA_BAD_TOKEN" | base64 -w0)
 
 # jira_fake NAME [fake args]: a fresh fake (the previous one exits); sets JPORT,
 # REC (its request record) and STATE (its issues and comments).
@@ -77,7 +78,7 @@ print(n)' "$@"
 # ---------------------------------------------------------------- create --
 jira_fake basic
 conf basic 'labels = ["team-revops"];'
-run basic; is "$?" 0 "first run: every finding delivered"
+REVOPS_LOG_LEVEL=debug run basic; is "$?" 0 "first run: every finding delivered"
 is "$(count "$REC" /rest/api/3/search/jql 200) $(count "$REC" /rest/api/3/issue 201) $(count "$REC" '.*/comment')" "4 4 0" \
     "first run: one JQL search and one created issue per finding, no comment"
 is "$(count "$REC" /rest/api/3/search)" 0 "the removed GET/POST /rest/api/3/search is never called"
@@ -181,6 +182,9 @@ run down; is "$?" 3 "Jira down for the whole run: failed deliveries (exit 3)"
 like "$TMP/down.err" "Jira JQL search: HTTP 503: Service unavailable (transient; after 3 attempts)" "the reason: 503, transient, after the host's attempts"
 like "$TMP/down.err" "not sent after: Jira JQL search: HTTP 503" "the rest of the batch is not sent while Jira is down"
 is "$(count "$REC" /rest/api/3/issue)" 0 "nothing created"
+tail -n 1 "$TMP/state/runs.jsonl" > "$TMP/rec.json"
+is "$(jget "$TMP/rec.json" "[(a['action'], a['failed'], a['retried']) for a in d['actions']][0]")" "('jira', 4, 8)" \
+    "the run record: every finding RETRY, so the core retried all 4 twice (max_attempts 3) before giving up"
 fail 503 0
 run down; is "$?" 0 "Jira back: the next run delivers"
 is "$(count "$REC" /rest/api/3/issue 201)" 4 "4 issues created"
@@ -348,4 +352,5 @@ ok "$([ -s "$TMP/all-output" ]; echo $?)" "(outputs collected: $(wc -c < "$TMP/a
 unlike "$TMP/all-output" "$JIRA_TOKEN" "the API token appears in no output, log (debug included), run record or findings file"
 unlike "$TMP/all-output" "$TOKEN_B64" "nor its Basic form"
 unlike "$TMP/all-output" "ATATT3xFfGF0-revoked" "nor the wrong token of the 401 run"
+unlike "$TMP/all-output" "$BAD_B64" "nor its Basic form"
 done_testing
