@@ -199,9 +199,10 @@ static char *clean_text(const char *s, size_t cap, int keep_lines)
     return b.p;
 }
 
-/* Cut s (valid UTF-8) in place to at most max UTF-16 units, the last being
- * "…" when cut, as Jira counts a summary's length. */
-static void cut_utf16(char *s, size_t max)
+/* s (valid UTF-8) cut to at most max UTF-16 units, the last being "…" when
+ * cut, as Jira counts a summary's length; s itself is replaced (NULL when
+ * out of memory). */
+static char *cut_utf16(char *s, size_t max)
 {
     size_t units = 0, keep = 0;
     const unsigned char *p = (const unsigned char *)s;
@@ -213,11 +214,17 @@ static void cut_utf16(char *s, size_t max)
         if (units + w <= max - 1) keep = i + n;
         units += w;
         if (units > max) {
-            memcpy(s + keep, "\xe2\x80\xa6", 4);   /* "…" and the NUL */
-            return;
+            char *c = malloc(keep + 4);
+            if (c) {
+                memcpy(c, s, keep);
+                memcpy(c + keep, "\xe2\x80\xa6", 4);   /* "…" and the NUL */
+            }
+            free(s);
+            return c;
         }
         i += n;
     }
+    return s;
 }
 
 /* Spaces at either end dropped, runs of spaces made one (a line break in a
@@ -736,7 +743,11 @@ static revops_status create_issue(jira_ctx *c, const revops_finding *f, const re
         return REVOPS_RETRY;
     }
     squeeze(clean);
-    cut_utf16(clean, SUMMARY_MAX);
+    if (!(clean = cut_utf16(clean, SUMMARY_MAX))) {
+        free(doc);
+        set_result(d, REVOPS_RETRY, "out of memory building the issue");
+        return REVOPS_RETRY;
+    }
     revops_buf body = { 0 };
     revops_buf_str(&body, "{\"fields\":{\"project\":{\"key\":");
     add_quoted(h, &body, c->project);
