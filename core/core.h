@@ -390,11 +390,14 @@ struct revops_emitter {
     revops_finding **v;
     size_t n, cap;
     const char *analysis;        /* the pipeline's analysis type, enforced */
+    int abi_minor;               /* the analysis plugin's: fields it cannot know are not read */
     char error[512];
 };
 
 /* ---------------------------------------------------------- finding.c -- */
 revops_finding *finding_copy(const revops_finding *f);
+/* The finding finding_to_json wrote (the outbox keeps it), or NULL with err. */
+revops_finding *finding_from_json(const char *json, char *err, size_t n);
 void finding_free(revops_finding *f);
 /* The narrative fields (the core's own allocations) freed and emptied. */
 void finding_clear_narrative(revops_finding *f);
@@ -670,5 +673,23 @@ extern const char *const template_placeholders[];
 int template_check(const char *t, char *err, size_t errlen);
 char *template_render(const char *t, const revops_finding *f, const revops_batch *b, revops_escape esc, size_t max_value);
 revops_status sign_rs256(revops_instance *self, const char *pem, const void *data, size_t len, char **b64url_signature);
+
+
+/* ----------------------------------------------------------- store.c -- */
+/* state_dir/state.db (SQLite, WAL): findings, the outbox, runs, sink state.
+ * One connection per process, opened on first use. */
+#include <sqlite3.h>
+typedef struct store store;
+store *store_get(const revops_config *c, char *err, size_t n);
+void store_shutdown(void);
+const char *store_path(const store *s);
+sqlite3 *store_db(store *s);
+int store_begin(store *s, char *err, size_t n);     /* BEGIN IMMEDIATE */
+int store_commit(store *s, char *err, size_t n);    /* rolls back when it fails */
+void store_rollback(store *s);
+sqlite3_stmt *store_prepare(store *s, const char *sql, char *err, size_t n);
+void store_error(store *s, char *err, size_t n);
+char *store_kv_get(const revops_config *c, const char *action, const char *key, char *err, size_t n);
+int store_kv_put(const revops_config *c, const char *action, const char *key, const char *value, char *err, size_t n);
 
 #endif

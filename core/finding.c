@@ -23,6 +23,7 @@ revops_finding *finding_copy(const revops_finding *f)
     c->account_name = dup_or_null(f->account_name);
     c->opportunity_id = dup_or_null(f->opportunity_id && *f->opportunity_id ? f->opportunity_id : NULL);
     c->category = dup_or_null(f->category);
+    c->owner = dup_or_null(f->owner && *f->owner ? f->owner : NULL);
     c->priority = f->priority;
     c->score = f->score;
     c->confidence = f->confidence;
@@ -52,6 +53,7 @@ void finding_free(revops_finding *f)
     free((char *)f->account_name);
     free((char *)f->opportunity_id);
     free((char *)f->category);
+    free((char *)f->owner);
     free((char *)f->title);
     free((char *)f->description);
     for (size_t i = 0; i < f->nsignals; i++) {
@@ -135,6 +137,7 @@ json_object *finding_to_json(const revops_finding *f)
     json_object_object_add(o, "account_name", str_or_null(f->account_name));
     json_object_object_add(o, "opportunity_id", str_or_null(f->opportunity_id));
     json_object_object_add(o, "category", str_or_null(f->category));
+    if (f->owner) json_object_object_add(o, "owner", json_object_new_string(f->owner));
     json_object_object_add(o, "priority", json_object_new_string(revops_priority_name(f->priority)));
     json_object_object_add(o, "score", num(f->score));
     json_object_object_add(o, "confidence", num(f->confidence));
@@ -182,4 +185,98 @@ int finding_cmp(const void *a, const void *b)
     if (x->score != y->score) return x->score > y->score ? -1 : 1;
     int c = strcmp(x->account_id, y->account_id);
     return c ? c : strcmp(x->fingerprint, y->fingerprint);
+}
+
+static char *jstr(json_object *o, const char *key)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string)) return NULL;
+    return xstrdup(json_object_get_string(v));
+}
+
+static double jnum(json_object *o, const char *key)
+{
+    json_object *v;
+    return json_object_object_get_ex(o, key, &v) ? json_object_get_double(v) : 0.0;
+}
+
+/* The outbox stores each routed finding as finding_to_json wrote it; a
+ * later run rebuilds it from that to deliver what this run decided to send.
+ * The fingerprint is recomputed and must match: a row that does not is
+ * reported, never delivered as something else. */
+revops_finding *finding_from_json(const char *json, char *err, size_t n)
+{
+    json_object *o = json_tokener_parse(json ? json : "");
+    if (!o || !json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        snprintf(err, n, "stored finding is not a JSON object");
+        return NULL;
+    }
+    revops_finding *f = xcalloc(1, sizeof *f);
+    f->analysis = jstr(o, "analysis");
+    f->account_id = jstr(o, "account_id");
+    f->account_name = jstr(o, "account_name");
+    f->opportunity_id = jstr(o, "opportunity_id");
+    f->category = jstr(o, "category");
+    f->owner = jstr(o, "owner");
+    f->title = jstr(o, "title");
+    f->description = jstr(o, "description");
+    f->score = jnum(o, "score");
+    f->confidence = jnum(o, "confidence");
+    char *pr = jstr(o, "priority");
+    int p = -1;
+    for (int i = REVOPS_PRIORITY_LOW; pr && i <= REVOPS_PRIORITY_CRITICAL; i++)
+        if (!strcmp(pr, revops_priority_name((revops_priority)i))) p = i;
+    free(pr);
+    f->priority = p < 0 ? REVOPS_PRIORITY_LOW : (revops_priority)p;
+    json_object *v;
+    if (json_object_object_get_ex(o, "signals", &v) && json_object_is_type(v, json_type_array)) {
+        f->nsignals = json_object_array_length(v);
+        revops_signal *sig = xcalloc(f->nsignals ? f->nsignals : 1, sizeof *sig);
+        for (size_t i = 0; i < f->nsignals; i++) {
+            json_object *s = json_object_array_get_idx(v, i);
+            sig[i].name = jstr(s, "name");
+            sig[i].value = jnum(s, "value");
+            sig[i].threshold = jnum(s, "threshold");
+            sig[i].weight = jnum(s, "weight");
+            sig[i].evidence = jstr(s, "evidence");
+        }
+        f->signals = sig;
+    }
+    if (json_object_object_get_ex(o, "recommended_actions", &v) && json_object_is_type(v, json_type_array)) {
+        f->nactions = json_object_array_length(v);
+        const char **acts = xcalloc(f->nactions ? f->nactions : 1, sizeof *acts);
+        for (size_t i = 0; i < f->nactions; i++) acts[i] = xstrdup(json_object_get_string(json_object_array_get_idx(v, i)));
+        f->recommended_actions = acts;
+    }
+    if (json_object_object_get_ex(o, "partial", &v)) f->partial = json_object_get_boolean(v);
+    if (json_object_object_get_ex(o, "narrative", &v) && json_object_is_type(v, json_type_object)) {
+        f->narrative = jstr(v, "summary");
+        f->narrative_model = jstr(v, "model");
+        json_object *steps;
+        if (json_object_object_get_ex(v, "next_steps", &steps) && json_object_is_type(steps, json_type_array)) {
+            f->nnext_steps = json_object_array_length(steps);
+            const char **st = xcalloc(f->nnext_steps ? f->nnext_steps : 1, sizeof *st);
+            for (size_t i = 0; i < f->nnext_steps; i++) st[i] = xstrdup(json_object_get_string(json_object_array_get_idx(steps, i)));
+            f->next_steps = st;
+        }
+    }
+    char *fp = jstr(o, "fingerprint");
+    json_object_put(o);
+    char why[256];
+    if (finding_validate(f, f->analysis, why, sizeof why) < 0) {
+        snprintf(err, n, "stored finding %.12s is invalid: %s", fp ? fp : "?", why);
+        free(fp);
+        finding_free(f);
+        return NULL;
+    }
+    finding_fingerprint(f);
+    if (!fp || strcmp(fp, f->fingerprint) != 0) {
+        snprintf(err, n, "stored finding %.12s does not match its own fingerprint", fp ? fp : "?");
+        free(fp);
+        finding_free(f);
+        return NULL;
+    }
+    free(fp);
+    return f;
 }

@@ -253,7 +253,9 @@ static revops_status h_emit_finding(revops_emitter *e, const revops_finding *f)
         e->cap = e->cap ? e->cap * 2 : 32;
         e->v = xrealloc(e->v, e->cap * sizeof *e->v);
     }
-    e->v[e->n++] = finding_copy(f);
+    revops_finding tmp = *f;
+    if (e->abi_minor < 5) tmp.owner = NULL;  /* not in a 1.4 plugin's struct */
+    e->v[e->n++] = finding_copy(&tmp);
     return REVOPS_OK;
 }
 
@@ -265,6 +267,33 @@ static revops_status h_http_aws(revops_instance *self, const revops_http_request
     revops_status st = aws_http(self, req, service, region, profile, resp, err, sizeof err);
     if (st != REVOPS_OK && self && err[0] && strcmp(err, self->error) != 0) snprintf(self->error, sizeof self->error, "%s", err);
     return st;
+}
+
+/* Sinks' own state, namespaced by the instance (actions.NAME); other kinds
+ * by their label, so no two instances can read each other's keys. */
+static const char *kv_owner(const revops_instance *self)
+{
+    return self->kind == REVOPS_KIND_ACTION ? self->name : self->label;
+}
+
+static char *h_state_get(revops_instance *self, const char *key)
+{
+    if (!self || !self->cfg || !key) return NULL;
+    char err[512];
+    char *v = store_kv_get(self->cfg, kv_owner(self), key, err, sizeof err);
+    snprintf(self->error, sizeof self->error, "%s", err);
+    return v;
+}
+
+static revops_status h_state_put(revops_instance *self, const char *key, const char *value)
+{
+    if (!self || !self->cfg) return REVOPS_ERROR;
+    char err[512];
+    if (store_kv_put(self->cfg, kv_owner(self), key, value, err, sizeof err) == 0) return REVOPS_OK;
+    snprintf(self->error, sizeof self->error, "%s", err);
+    /* A locked database is transient; anything else (disk full, a
+     * corrupt file) needs an operator. */
+    return strstr(err, "locked") || strstr(err, "busy") ? REVOPS_RETRY : REVOPS_ERROR;
 }
 
 const revops_host host_services = {
@@ -323,4 +352,7 @@ const revops_host host_services = {
     .render = template_render,
     .hmac_sha256_hex = hmac_sha256_hex,
     .send_mail = mail_send,
+    /* since 1.5 */
+    .state_get = h_state_get,
+    .state_put = h_state_put,
 };

@@ -629,6 +629,7 @@ int main(int argc, char **argv)
     else if (!strcmp(cmd, "ask")) code = cmd_ask(argc - 1, argv + 1);
     else if (!strcmp(cmd, "trigger")) code = cmd_trigger(argc - 1, argv + 1);
     else code = usage_error("unknown command '%s'", cmd);
+    store_shutdown();
     oauth_cleanup();
     aws_cleanup();
     http_global_cleanup();

@@ -233,7 +233,7 @@ static int analyse(run_ctx *rc, int64_t cap)
 {
     run_result *r = rc->r;
     log_set_context(r->session_id, r->pipeline, "analyse");
-    revops_emitter em = { .analysis = rc->p->analysis_type };
+    revops_emitter em = { .analysis = rc->p->analysis_type, .abi_minor = rc->p->analysis->desc->abi_minor };
     double t0 = mono_now();
     revops_status st = rc->p->analysis->desc->vt.analysis->finalize(rc->state, &em);
     r->step_seconds[STEP_ANALYSE] += mono_now() - t0;
@@ -395,7 +395,7 @@ static void act(run_ctx *rc)
                 ids[i][32] = '\0';
                 idp[i] = ids[i];
             }
-            revops_batch b = { r->session_id, r->pipeline, r->analysis, pending, batch, 0, idp };
+            revops_batch b = { r->session_id, r->pipeline, r->analysis, pending, batch, 0, idp, NULL };
             /* A result the plugin leaves unfilled must not count as
              * delivered (REVOPS_OK is 0). */
             for (size_t i = 0; i < pending; i++) {

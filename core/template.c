@@ -14,7 +14,7 @@
 const char *const template_placeholders[] = {
     "account_id", "account_name", "opportunity_id", "analysis", "category", "priority", "score", "confidence",
     "title", "description", "signals", "actions", "fingerprint", "pipeline", "session_id", "narrative",
-    "next_steps", "partial", NULL
+    "next_steps", "partial", "owner", "delivery_id", "occurrence", NULL
 };
 
 static int known(const char *name, size_t n)
@@ -68,6 +68,18 @@ static char *value_of(const char *name, size_t n, const revops_finding *f, const
     if (IS("session_id")) return xstrdup(b && b->session_id ? b->session_id : "");
     if (IS("narrative")) return xstrdup(f->narrative ? f->narrative : "");
     if (IS("partial")) return xstrdup(f->partial ? "partial data" : "");
+    if (IS("owner")) return xstrdup(f->owner ? f->owner : "");
+    if (IS("delivery_id") || IS("occurrence")) {
+        /* This finding's place in the batch (render is given the finding
+         * the sink is working on, a pointer into batch->findings). */
+        for (size_t i = 0; b && i < b->nfindings; i++) {
+            if (b->findings[i] != f) continue;
+            if (IS("delivery_id")) return xstrdup(b->delivery_ids ? b->delivery_ids[i] : "");
+            snprintf(num, sizeof num, "%d", b->occurrences ? b->occurrences[i] : 1);
+            return xstrdup(num);
+        }
+        return xstrdup(IS("occurrence") ? "1" : "");
+    }
     strbuf sb = { 0 };
     if (IS("signals")) {
         for (size_t i = 0; i < f->nsignals; i++) {

@@ -37,7 +37,7 @@ extern "C" {
 #endif
 
 #define REVOPS_ABI_MAJOR 1
-#define REVOPS_ABI_MINOR 4
+#define REVOPS_ABI_MINOR 5
 #define REVOPS_PLUGIN_MAGIC 0x52564f50u /* "RVOP" */
 #define REVOPS_DESCRIPTOR_SYMBOL "revops_plugin_descriptor"
 
@@ -371,6 +371,10 @@ typedef struct revops_finding {
     size_t nnext_steps;
     const char *const *next_steps;
     const char *narrative_model;  /* the model that wrote them */
+    /* Since 1.5: the account owner (an e-mail address or a CRM user id) when
+     * the analysis knows it, else NULL.  Routes can select by owner and
+     * sinks can address the owner ({{owner}} in templates). */
+    const char *owner;
 } revops_finding;
 
 /* --------------------------------------------------------- host services -- */
@@ -627,7 +631,8 @@ typedef struct revops_host {
      * {{opportunity_id}} {{analysis}} {{category}} {{priority}} {{score}}
      * {{confidence}} {{title}} {{description}} {{signals}} {{actions}}
      * {{fingerprint}} {{pipeline}} {{session_id}} {{narrative}}
-     * {{next_steps}} {{partial}}.  Each value (never the template's own
+     * {{next_steps}} {{partial}}; since 1.5 {{owner}}, {{delivery_id}}
+     * and {{occurrence}} (found by the finding's place in batch).  Each value (never the template's own
      * text) is cut to max_value characters ("…"; 0: no limit) and escaped
      * for `esc`.  batch may be NULL.  Free with host->free. */
     char *(*render)(const char *tmpl, const revops_finding *f, const revops_batch *batch, revops_escape esc,
@@ -642,6 +647,20 @@ typedef struct revops_host {
      * Connection failures, timeouts and SMTP 4xx are retried within the
      * deadline, then RETRY; SMTP 5xx is ERROR.  Say why: host->last_error. */
     revops_status (*send_mail)(revops_instance *self, const revops_mail *mail);
+
+    /* ---- since 1.5 ------------------------------------------------------ */
+
+    /* Per action instance state in the state store (state_dir/state.db):
+     * text keys and values a sink keeps across runs, e.g. the Slack message
+     * ts of a finding to reply in its thread, or the delivery ids it has
+     * already sent (an idempotency record for APIs without an idempotency
+     * key).  Each instance (actions.NAME) sees only its own keys.
+     * state_put commits at once (it survives a crash right after it);
+     * value NULL deletes the key.  state_get returns a copy (host->free) or
+     * NULL when the key is absent (host->last_error is "" then) or the store
+     * failed (host->last_error says why).  Keys and values are at most 64 KiB. */
+    char *(*state_get)(revops_instance *self, const char *key);
+    revops_status (*state_put)(revops_instance *self, const char *key, const char *value);
 } revops_host;
 
 /* ------------------------------------------------------------ plugin kinds -- */
@@ -710,6 +729,11 @@ struct revops_batch {
      * instance again (a retry, a rerun after a crash), so a sink can send it
      * as an idempotency key or look it up before creating anything. */
     const char *const *delivery_ids;
+    /* Since 1.5: per finding, which alert this is for the (finding, action)
+     * pair: 1 the first; n > 1 a re-alert after the suppression window
+     * passed or the priority rose (its delivery id differs from the
+     * first's).  A sink may thread a re-alert under the first message. */
+    const int *occurrences;
 };
 
 typedef struct revops_delivery {
