@@ -8,6 +8,7 @@
 #include "core.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -191,13 +192,28 @@ static void read_instances(revops_config *c, const config_setting_t *root, const
                 else ci->max_chunk_bytes = (size_t)v;
             }
         }
+        if (kind == REVOPS_KIND_ACTION) {
+            /* An alert goes through the outbox unless its plugin says it is
+             * an output that wants every run's findings. */
+            const revops_plugin *pd = ci->plugin ? ci->plugin->desc : NULL;
+            ci->outbox = !(pd && pd->abi_minor >= 5 && (pd->vt.action->flags & REVOPS_ACTION_EVERY_RUN));
+            const config_setting_t *ob = member(c, s, "outbox", CONFIG_TYPE_BOOL, 0, what, d);
+            if (ob) ci->outbox = config_setting_get_bool(ob);
+            const config_setting_t *bt = member(c, s, "batch", CONFIG_TYPE_INT, 0, what, d);
+            if (bt) {
+                long long v = config_setting_get_int64(bt);
+                if (v < 0 || v > 1000000)
+                    diag_add(d, S_FILE(bt, c), S_LINE(bt), "%s: 'batch' = %lld is outside the allowed range 0..1000000 (0: every routed finding in one call)", what, v);
+                else ci->batch = (size_t)v;
+            }
+        }
         if (kind == REVOPS_KIND_SOURCE) {
             const config_setting_t *fg = member(c, s, "fields", CONFIG_TYPE_GROUP, 0, what, d);
             if (fg) config_read_fields(c, ci, fg, what, d);
         }
         if (ci->plugin) {
             static const char *const src_reserved[] = { "plugin", "rows_per_chunk", "max_chunk_bytes", "fields", NULL };
-            static const char *const act_reserved[] = { "plugin", NULL };
+            static const char *const act_reserved[] = { "plugin", "outbox", "batch", NULL };
             char *w = xasprintf("%s (plugin %s)", what, ci->plugin->desc->name);
             ci->opts = options_from_config(ci->plugin->desc->options, s,
                                            kind == REVOPS_KIND_SOURCE ? src_reserved : act_reserved, w, c->path, d);
@@ -594,7 +610,7 @@ static void read_globals(revops_config *c, const config_setting_t *root, diag *d
 {
     static const char *const keys[] = { "plugin_dir", "state_dir", "log", "retry", "timeout", "http", "aws",
                                         "sources", "actions", "pipelines", "queries", "query_library", "knowledge_base",
-                                        "models", "classification", "agent", "model_budget", NULL };
+                                        "models", "classification", "agent", "model_budget", "delivery", NULL };
     check_keys(c, root, keys, "configuration", d);
     c->queries = member(c, root, "queries", CONFIG_TYPE_GROUP, 0, "configuration", d);
     read_query_library(c, root, d);
@@ -631,6 +647,22 @@ static void read_globals(revops_config *c, const config_setting_t *root, diag *d
     }
     const config_setting_t *rt = member(c, root, "retry", CONFIG_TYPE_GROUP, 0, "configuration", d);
     if (rt) read_retry(c, rt, &c->retry, "retry", d);
+    c->delivery = (delivery_policy){ 7, 20, 300, 6 * 3600 };
+    const config_setting_t *dl = member(c, root, "delivery", CONFIG_TYPE_GROUP, 0, "configuration", d);
+    if (dl) {
+        static const char *const dkeys[] = { "suppress_days", "retry_runs", "retry_backoff", "retry_backoff_max", NULL };
+        check_keys(c, dl, dkeys, "delivery", d);
+        read_number(c, dl, "suppress_days", 0, 3650, &c->delivery.suppress_days, "delivery", d);
+        double runs = c->delivery.retry_runs;
+        read_number(c, dl, "retry_runs", 0, 100000, &runs, "delivery", d);
+        if (runs != floor(runs)) {
+            const config_setting_t *rr = config_setting_get_member(dl, "retry_runs");
+            diag_add(d, S_FILE(rr, c), S_LINE(rr), "delivery: 'retry_runs' must be a whole number of runs, not %g", runs);
+        }
+        c->delivery.retry_runs = (int)runs;
+        read_number(c, dl, "retry_backoff", 0, 86400 * 30.0, &c->delivery.retry_backoff, "delivery", d);
+        read_number(c, dl, "retry_backoff_max", 0, 86400 * 30.0, &c->delivery.retry_backoff_max, "delivery", d);
+    }
     read_number(c, root, "timeout", 1, 86400, &c->timeout, "configuration", d);
     const config_setting_t *aws = member(c, root, "aws", CONFIG_TYPE_GROUP, 0, "configuration", d);
     if (aws) {

@@ -27,7 +27,8 @@ static const char schema[] =
     " account_id TEXT NOT NULL, account_name TEXT, owner TEXT, opportunity_id TEXT, category TEXT NOT NULL,"
     " priority TEXT NOT NULL, priority_rank INTEGER NOT NULL, score REAL NOT NULL, title TEXT NOT NULL,"
     " json TEXT NOT NULL, first_seen REAL NOT NULL, last_seen REAL NOT NULL, last_session TEXT NOT NULL,"
-    " times_seen INTEGER NOT NULL DEFAULT 1, status TEXT NOT NULL DEFAULT 'open', closed_at REAL);"
+    " times_seen INTEGER NOT NULL DEFAULT 1, status TEXT NOT NULL DEFAULT 'open', closed_at REAL,"
+    " last_run TEXT NOT NULL DEFAULT '');"
     "CREATE INDEX IF NOT EXISTS findings_account ON findings(account_id);"
     "CREATE INDEX IF NOT EXISTS findings_pipeline ON findings(pipeline, status);"
     /* The outbox: one row per (finding, action, occurrence).  state:
