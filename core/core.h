@@ -251,6 +251,9 @@ typedef struct conf_route {
     conf_instance *action;
     unsigned priorities;       /* bit per revops_priority */
     double min_score;
+    unsigned analyses;         /* bit per A1..A6; 0: any */
+    char **owners;             /* the finding's owner is one of these ("@domain": any at it); none: any */
+    size_t nowners;
 } conf_route;
 
 typedef struct conf_pipeline {

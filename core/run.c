@@ -15,6 +15,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -331,9 +332,29 @@ static void model_step(run_ctx *rc, const run_options *o)
     r->step_seconds[STEP_ANALYSE] += mono_now() - t0;
 }
 
+static int owner_matches(const conf_route *rt, const char *owner)
+{
+    if (!rt->nowners) return 1;
+    if (!owner) return 0;
+    for (size_t i = 0; i < rt->nowners; i++) {
+        const char *o = rt->owners[i];
+        size_t lo = strlen(o), lw = strlen(owner);
+        if (o[0] == '@' ? lw > lo && !strcasecmp(owner + lw - lo, o) : !strcasecmp(owner, o)) return 1;
+    }
+    return 0;
+}
+
+static int analysis_matches(const conf_route *rt, const char *analysis)
+{
+    if (!rt->analyses) return 1;
+    return analysis && analysis[0] == 'A' && analysis[1] >= '1' && analysis[1] <= '6' && !analysis[2] &&
+           (rt->analyses & (1u << (analysis[1] - '1')));
+}
+
 static int routed(const conf_route *rt, const revops_finding *f)
 {
-    return (rt->priorities & (1u << f->priority)) && f->score >= rt->min_score;
+    return (rt->priorities & (1u << f->priority)) && f->score >= rt->min_score && analysis_matches(rt, f->analysis) &&
+           owner_matches(rt, f->owner);
 }
 
 /* The test-only crash switch: REVOPS_TEST_KILL_AFTER_DELIVERIES=N makes the
@@ -451,8 +472,8 @@ static void act(run_ctx *rc)
     conf_pipeline *p = rc->p;
     log_set_context(r->session_id, r->pipeline, "act");
     double t0 = mono_now();
-    r->actions = xcalloc(p->nroutes, sizeof *r->actions);
-    r->nactions = p->nroutes;
+    r->actions = xcalloc(p->nroutes ? p->nroutes : 1, sizeof *r->actions);
+    r->nactions = 0;
     store *st = NULL;
     char serr[512] = "";
     int need_store = 0;
@@ -469,12 +490,21 @@ static void act(run_ctx *rc)
     }
     for (size_t k = 0; k < p->nroutes; k++) {
         conf_route *rt = &p->routes[k];
-        action_stats *as = &r->actions[k];
+        /* Several rules may name one action: a finding goes to it once, when
+         * any of them selects it. */
+        int first = 1;
+        for (size_t j = 0; j < k; j++) first &= p->routes[j].action != rt->action;
+        if (!first) continue;
+        action_stats *as = &r->actions[r->nactions++];
         as->name = rt->action->name;
         const revops_finding **routed_v = xcalloc(r->nfindings ? r->nfindings : 1, sizeof *routed_v);
         size_t n = 0;
-        for (size_t i = 0; i < r->nfindings; i++)
-            if (routed(rt, r->findings[i])) routed_v[n++] = r->findings[i];
+        for (size_t i = 0; i < r->nfindings; i++) {
+            int any = 0;
+            for (size_t j = k; j < p->nroutes && !any; j++)
+                any = p->routes[j].action == rt->action && routed(&p->routes[j], r->findings[i]);
+            if (any) routed_v[n++] = r->findings[i];
+        }
         as->routed = n;
         if (r->dry_run) {
             log_msg(REVOPS_LOG_INFO, NULL, "dry run: would deliver %zu finding%s to action '%s'", n, n == 1 ? "" : "s", as->name);
@@ -742,6 +772,11 @@ json_object *run_result_json(const run_result *r, int with_findings)
         json_object_object_add(x, "delivered", json_object_new_int64((int64_t)r->actions[k].delivered));
         json_object_object_add(x, "failed", json_object_new_int64((int64_t)r->actions[k].failed));
         json_object_object_add(x, "retried", json_object_new_int64((int64_t)r->actions[k].retried));
+        /* The outbox's view (0 for every-run outputs). */
+        json_object_object_add(x, "suppressed", json_object_new_int64((int64_t)r->actions[k].suppressed));
+        json_object_object_add(x, "from_earlier_runs", json_object_new_int64((int64_t)r->actions[k].from_earlier));
+        json_object_object_add(x, "deferred", json_object_new_int64((int64_t)r->actions[k].deferred));
+        json_object_object_add(x, "held", json_object_new_int64((int64_t)r->actions[k].held));
         if (r->actions[k].last_error[0])
             json_object_object_add(x, "last_error", json_object_new_string(r->actions[k].last_error));
         json_object_array_add(acts, x);
@@ -806,10 +841,15 @@ void run_result_print(const run_result *r, const char *format, FILE *out)
                     json_object_get_string(json_object_object_get(ses, "input_tokens")),
                     json_object_get_string(json_object_object_get(ses, "output_tokens")));
     }
-    for (size_t k = 0; k < r->nactions; k++)
-        fprintf(out, "  action %s: %zu routed, %zu delivered, %zu failed%s%s\n", r->actions[k].name, r->actions[k].routed,
-                r->actions[k].delivered, r->actions[k].failed, r->actions[k].last_error[0] ? ": " : "",
-                r->actions[k].last_error);
+    for (size_t k = 0; k < r->nactions; k++) {
+        const action_stats *a = &r->actions[k];
+        fprintf(out, "  action %s: %zu routed, %zu delivered, %zu failed", a->name, a->routed, a->delivered, a->failed);
+        if (a->suppressed) fprintf(out, ", %zu already delivered", a->suppressed);
+        if (a->from_earlier) fprintf(out, ", %zu from earlier runs", a->from_earlier);
+        if (a->deferred) fprintf(out, ", %zu kept for a later run", a->deferred);
+        if (a->held) fprintf(out, ", %zu held (revops outbox)", a->held);
+        fprintf(out, "%s%s\n", a->last_error[0] ? ": " : "", a->last_error);
+    }
 }
 
 /* `revops query`: one source, one query, chunks to cb.  Same retries and
