@@ -744,4 +744,15 @@ int outbox_mark(store *s, const delivery_policy *pol, const outbox_item *it, con
 int outbox_requeue(store *s, const char *action, size_t *count, char *err, size_t n);
 void outbox_items_free(outbox_items *o);
 
+/* ------------------------------------------------------- state_cmd.c -- */
+int runs_store_record(const revops_config *c, const run_result *r, struct json_object *record, char *err, size_t n);
+int outbox_deliver_due(revops_config *c, store *st, const char *only_action, int dry_run);  /* run.c */
+int cmd_runs(int argc, char **argv);
+int cmd_findings(int argc, char **argv);
+int cmd_outbox(int argc, char **argv);
+/* main.c's helpers for sub-commands in other files. */
+int cli_usage_error(const char *fmt, ...) REVOPS_PRINTF(1, 2);
+const char *cli_default_config(void);
+revops_config *cli_load(const char *path, int *code);
+
 #endif

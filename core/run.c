@@ -586,6 +586,87 @@ static void act(run_ctx *rc)
     r->step_seconds[STEP_ACT] = mono_now() - t0;
 }
 
+/* `revops outbox --deliver`: what is due in the outbox, delivered now
+ * without running any pipeline; each (action, pipeline) under that
+ * pipeline's retry policy when it is still configured. */
+int outbox_deliver_due(revops_config *c, store *st, const char *only_action, int dry_run)
+{
+    int code = EXIT_RUN_OK;
+    size_t total = 0;
+    for (size_t a = 0; a < c->nactions; a++) {
+        conf_instance *ci = &c->actions[a];
+        if (!ci->outbox || (only_action && strcmp(only_action, ci->name))) continue;
+        char err[512];
+        sqlite3_stmt *q = store_prepare(st,
+            "SELECT DISTINCT pipeline FROM deliveries WHERE action=?1 AND state='pending' AND next_attempt<=?2 ORDER BY pipeline",
+            err, sizeof err);
+        if (!q) {
+            fprintf(stderr, "revops: %s\n", err);
+            return EXIT_RUN_FAILED;
+        }
+        sqlite3_bind_text(q, 1, ci->name, -1, SQLITE_STATIC);
+        sqlite3_bind_double(q, 2, clock_now());
+        char **pipes = NULL;
+        size_t np = 0;
+        while (sqlite3_step(q) == SQLITE_ROW) {
+            pipes = xrealloc(pipes, (np + 1) * sizeof *pipes);
+            pipes[np++] = xstrdup((const char *)sqlite3_column_text(q, 0));
+        }
+        sqlite3_finalize(q);
+        for (size_t k = 0; k < np; k++) {
+            conf_pipeline stub = { 0 }, *p = NULL;
+            for (size_t i = 0; i < c->npipelines; i++)
+                if (!strcmp(c->pipelines[i].name, pipes[k])) p = &c->pipelines[i];
+            if (!p) {
+                stub.name = pipes[k];
+                stub.retry = c->retry;
+                stub.timeout = c->timeout > 0 ? c->timeout : 900;
+                p = &stub;
+            }
+            run_result r = { 0 };
+            r.pipeline = p->name;
+            session_id_default(r.session_id, sizeof r.session_id);
+            r.started_at = clock_now();
+            run_ctx rc = { c, p, &r, NULL, mono_now() + p->timeout, { 0 }, NULL, 0 };
+            outbox_items items;
+            outbox_counts cnt;
+            action_stats as = { .name = ci->name };
+            if (outbox_enqueue(st, &c->delivery, r.session_id, p->name, ci->name, NULL, 0, &items, &cnt, err, sizeof err) < 0) {
+                fprintf(stderr, "revops: %s\n", err);
+                code = EXIT_RUN_FAILED;
+                continue;
+            }
+            r.analysis = items.n ? items.v[0].f->analysis : "";
+            total += items.n;
+            if (dry_run) {
+                for (size_t i = 0; i < items.n; i++)
+                    printf("would deliver %s to %s (pipeline %s, account %s, %s): %s\n", items.v[i].delivery_id, ci->name,
+                           p->name, items.v[i].f->account_id, revops_priority_name(items.v[i].f->priority), items.v[i].f->title);
+                outbox_items_free(&items);
+                continue;
+            }
+            revops_instance in;
+            log_set_context(r.session_id, p->name, "act");
+            if (items.n && open_instance(&rc, ci, &in) == 0) {
+                conf_route rt = { .action = ci };
+                deliver_items(&rc, &rt, &in, &items, st, &as);
+                ci->plugin->desc->vt.action->close(in.ctx);
+            } else if (items.n) {
+                as.failed = items.n;
+                snprintf(as.last_error, sizeof as.last_error, "%s", r.error);
+            }
+            printf("%s (pipeline %s): %zu delivered, %zu failed%s%s\n", ci->name, p->name, as.delivered, as.failed,
+                   as.failed ? ": " : "", as.failed ? as.last_error : "");
+            if (as.failed) code = EXIT_DELIVERY_FAILED;
+            outbox_items_free(&items);
+        }
+        for (size_t k = 0; k < np; k++) free(pipes[k]);
+        free(pipes);
+    }
+    if (dry_run || total == 0) printf("%zu deliver%s due%s\n", total, total == 1 ? "y" : "ies", dry_run ? " (dry run: nothing sent)" : "");
+    return code;
+}
+
 void action_pool_init(action_pool *pool, const revops_config *c)
 {
     pool->n = c->nactions;
@@ -630,6 +711,9 @@ static void log_run(run_ctx *rc)
     double t0 = mono_now();
     json_object *o = run_result_json(r, 0);
     run_record_append(rc->cfg, o);
+    /* The same record, queryable: `revops runs`. */
+    char err[512];
+    if (runs_store_record(rc->cfg, r, o, err, sizeof err) < 0) log_warn("cannot record the run in the state store: %s", err);
     json_object_put(o);
     r->step_seconds[STEP_LOG] = mono_now() - t0;
 }
