@@ -745,7 +745,7 @@ int outbox_requeue(store *s, const char *action, size_t *count, char *err, size_
 void outbox_items_free(outbox_items *o);
 
 /* ------------------------------------------------------- state_cmd.c -- */
-int runs_store_record(const revops_config *c, const run_result *r, struct json_object *record, char *err, size_t n);
+int runs_store_record(const revops_config *c, const run_result *r, struct json_object *record, char *err, size_t n); /* run.c */
 int outbox_deliver_due(revops_config *c, store *st, const char *only_action, int dry_run);  /* run.c */
 int cmd_runs(int argc, char **argv);
 int cmd_findings(int argc, char **argv);

@@ -175,7 +175,8 @@ static int decide(store *s, const delivery_policy *pol, const revops_finding *f,
         char id[33];
         snprintf(id, sizeof id, "%s", (const char *)sqlite3_column_text(st, 0));
         int occ = sqlite3_column_int(st, 1);
-        const char *state = (const char *)sqlite3_column_text(st, 2);
+        char state[16];  /* copied: the column text dies with the statement */
+        snprintf(state, sizeof state, "%s", (const char *)sqlite3_column_text(st, 2));
         int rank = sqlite3_column_int(st, 3);
         double delivered_at = sqlite3_column_double(st, 4);
         int attempts = sqlite3_column_int(st, 5);

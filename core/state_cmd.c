@@ -1,6 +1,6 @@
-/* What the state store knows, for operators: the runs' analytics (the
- * spec's LogAnalytics step, written here by runs_store_record), and the
- * commands that read it back:
+/* What the state store knows, for operators (the revops binary only): the
+ * runs' analytics (the spec's LogAnalytics step, written by run.c's
+ * runs_store_record), findings and the outbox:
  *   revops runs     -c FILE [-p PIPELINE] [-n N] [--format text|json]
  *   revops findings -c FILE [--account ID] [--analysis A] [--priority P] [--status open|closed|all]
  *   revops outbox   -c FILE [--action NAME] [--all] [--requeue] [--deliver [--dry-run]]
@@ -14,59 +14,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static int64_t jint(json_object *o, const char *a, const char *b)
-{
-    json_object *x = o ? json_object_object_get(o, a) : NULL;
-    if (x && b) x = json_object_object_get(x, b);
-    return x ? json_object_get_int64(x) : 0;
-}
-
-/* One row per pipeline run in the runs table: what `revops runs` lists and
- * what the optional warehouse sinks of issue 6 can read back. */
-int runs_store_record(const revops_config *c, const run_result *r, json_object *record, char *err, size_t n)
-{
-    store *s = store_get(c, err, n);
-    if (!s) return -1;
-    sqlite3_stmt *st = store_prepare(s,
-        "INSERT INTO runs(session_id, pipeline, analysis, trigger, started_at, seconds, status, dry_run,"
-        " rows_read, findings, critical, high, medium, low, delivered, delivery_failed, suppressed, tokens_in,"
-        " tokens_out, record) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20)", err, n);
-    if (!st) return -1;
-    int64_t rows = 0;
-    for (size_t i = 0; i < r->ninputs; i++) rows += r->inputs[i].rows;
-    size_t delivered = 0, failed = 0, suppressed = 0;
-    for (size_t k = 0; k < r->nactions; k++) {
-        delivered += r->actions[k].delivered;
-        failed += r->actions[k].failed;
-        suppressed += r->actions[k].suppressed;
-    }
-    sqlite3_bind_text(st, 1, r->session_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, r->pipeline, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, r->analysis, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, r->trigger, -1, SQLITE_STATIC);
-    sqlite3_bind_double(st, 5, r->started_at);
-    sqlite3_bind_double(st, 6, r->seconds);
-    sqlite3_bind_text(st, 7, r->status, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 8, r->dry_run);
-    sqlite3_bind_int64(st, 9, rows);
-    sqlite3_bind_int64(st, 10, (int64_t)r->nfindings);
-    sqlite3_bind_int64(st, 11, (int64_t)r->by_priority[REVOPS_PRIORITY_CRITICAL]);
-    sqlite3_bind_int64(st, 12, (int64_t)r->by_priority[REVOPS_PRIORITY_HIGH]);
-    sqlite3_bind_int64(st, 13, (int64_t)r->by_priority[REVOPS_PRIORITY_MEDIUM]);
-    sqlite3_bind_int64(st, 14, (int64_t)r->by_priority[REVOPS_PRIORITY_LOW]);
-    sqlite3_bind_int64(st, 15, (int64_t)delivered);
-    sqlite3_bind_int64(st, 16, (int64_t)failed);
-    sqlite3_bind_int64(st, 17, (int64_t)suppressed);
-    sqlite3_bind_int64(st, 18, jint(r->model, "session", "input_tokens"));
-    sqlite3_bind_int64(st, 19, jint(r->model, "session", "output_tokens"));
-    sqlite3_bind_text(st, 20, json_object_to_json_string_ext(record, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), -1,
-                      SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE) store_error(s, err, n);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : -1;
-}
 
 static void fmt_time(double t, char *out, size_t n)
 {

@@ -30,6 +30,7 @@ without an Idempotency-Key).
 Control (not part of any real API):
   POST /_control/fail {"status": 500|429|400|..., "times": N, "retry_after": S, "body": TEXT}
       the next N hook requests get that answer (Retry-After: S when given).
+  POST /_control/fail {"clear": true}  forget the answers still queued.
   GET /_control/stats -> {"requests", "events", "duplicates", "refused", "faults"}
 
 Prints "PORT <n>" once it listens and exits when its stdin closes.
@@ -96,7 +97,9 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/_control/fail":
             spec = json.loads(raw)
             with lock:
-                for _ in range(int(spec.get("times", 1))):
+                if spec.get("clear"):
+                    faults.clear()
+                for _ in range(0 if spec.get("clear") else int(spec.get("times", 1))):
                     faults.append(spec)
             return self.send(200, {"ok": True})
         if not self.path.startswith("/hooks/catch/"):
