@@ -10,6 +10,7 @@ typedef struct state {
     const revops_host *host;
     revops_instance *self;
     int64_t rows, id_sum, findings;
+    int64_t priority_offset;   /* raises every finding's priority (capped at critical) */
     long id_col;
 } state;
 
@@ -22,6 +23,7 @@ static revops_status s_init(revops_instance *self, const revops_host *host, cons
     s->host = host;
     s->self = self;
     s->findings = host->opt_int(o, "findings");
+    s->priority_offset = host->opt_int(o, "priority_offset");
     s->id_col = -1;
     *out = s;
     return REVOPS_OK;
@@ -48,7 +50,7 @@ static revops_status s_finalize(void *p, revops_emitter *e)
         snprintf(title, sizeof title, "finding %lld", (long long)k);
         revops_signal sig[2] = { { "rows", (double)s->rows, 0, 0.5, "rows seen" },
                                  { "id_sum", (double)s->id_sum, 0, 0.5, "sum of ids" } };
-        revops_finding f = { "A5", account, NULL, NULL, "test", (revops_priority)(k % 4),
+        revops_finding f = { "A5", account, NULL, NULL, "test", (revops_priority)(k % 4 + s->priority_offset > 3 ? 3 : k % 4 + s->priority_offset),
                              (double)(k + 1) / (double)s->findings, 1.0, title, "a test finding", 2, sig, 0, NULL, "", 0 };
         revops_status st = s->host->emit_finding(e, &f);
         if (st != REVOPS_OK) return st;
@@ -67,6 +69,7 @@ static const revops_input_def inputs[] = {
 };
 static const revops_option_def options[] = {
     { "findings", REVOPS_OPT_INT, 0, "4", 0, 1000, NULL, 0, "how many findings to emit" },
+    { "priority_offset", REVOPS_OPT_INT, 0, "0", 0, 3, NULL, 0, "added to each finding's priority (k % 4), capped at critical" },
     { NULL, 0, 0, NULL, 0, 0, NULL, 0, NULL },
 };
 static const revops_analysis_vtable vt = { "A5", inputs, s_init, s_chunk, s_finalize, s_destroy };
