@@ -250,13 +250,14 @@ export SLACK_HOOK_429="$BASE/t/h_429/429/1/p$HOOKPATH"
 conf h_429 'mode = "webhook"; webhook_url = "env:SLACK_HOOK_429";' 1
 run h_429; is "$rc" 0 "webhook 429 once: retried after Retry-After (exit 0)"
 is "$(py h429 'print(" ".join(p["status"] for p in posts("h_429")))')" "fault:429 ok" "then posted"
-grep -v 'retrying in' "$TMP/h_429.err" > "$TMP/h_429.own"; cp "$TMP/h_429.own" "$TMP/h_429.err"
+cp "$TMP/h_429.err" "$TMP/h_429.raw"
+like "$TMP/h_429.raw" "retrying in" "the host logged its retry"
+grep -v 'retrying in' "$TMP/h_429.raw" > "$TMP/h_429.err"
 no_secrets h_429 "no line but the host's retry notice shows the URL"
-grep 'retrying in' "$TMP/h_429.out" "$TMP/h_429.err" > /dev/null 2>&1
 # The host's own retry log line (core/http.c) prints the URL without its query: for a Slack
-# incoming webhook the path is the credential.  Not this plugin's to fix (see the report).
-"$REVOPS" run -c "$TMP/h_429.conf" > /dev/null 2> "$TMP/h_429b.err"
-grep -q "h00ksecretp4th" "$TMP/h_429b.err" && leak=1 || leak=0
+# incoming webhook the path is the credential.  Not this plugin's to fix (see the report):
+# a TAP TODO, so that it shows as a known failure until the host redacts it.
+grep -q "h00ksecretp4th" "$TMP/h_429.raw" && leak=1 || leak=0
 tap_n=$((tap_n + 1))
 if [ "$leak" -eq 0 ]; then echo "ok $tap_n - the host's retry log does not show the webhook path"
 else echo "not ok $tap_n - the host's retry log does not show the webhook path # TODO core/http.c logs the URL path"; fi
