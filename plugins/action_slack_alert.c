@@ -41,7 +41,8 @@
  *     now), the body, the context.
  *   mode "webhook": the same message without channel/thread to webhook_url.
  *   digest = true: one message per batch listing the findings (header, then per finding
- *     a section and a context: 24 findings per message, more go in more messages).
+ *     a section of at most 450 characters and a context: 24 findings per message, more
+ *     go in more messages).  Digests are not threaded.
  * Idempotency: before sending finding i the state "sent:<delivery id>" is looked up; when
  * present the finding is OK without a request (a retry or a rerun).  After Slack
  * confirmed, "sent:<delivery id>" = "<channel>:<ts>" (webhook: "webhook").
@@ -65,6 +66,9 @@
 #define TEXT_MAX 3000           /* the top-level notification text (Slack cuts at 40,000) */
 #define MAX_BLOCKS 50
 #define DIGEST_PER_MESSAGE 24   /* 1 header + 2 blocks each = 49 */
+#define DIGEST_SECTION_MAX 450  /* characters per finding in a digest: 24 of them stay under the
+                                 * ~13,000 characters of blocks past which Slack answers
+                                 * msg_blocks_too_long (undocumented; slackapi/bolt-js#2509) */
 #define ANSWER_MAX 160
 
 static const char DEFAULT_TEXT[] = "[{{priority}}] {{title}} ({{account_name}})";
@@ -208,8 +212,8 @@ static void add_header(slack_ctx *c, blocks *bl, const char *text)
 }
 
 /* A section block with mrkdwn text: prefix (the plugin's own words) + text,
- * at most 3000 characters.  Nothing when text is empty. */
-static void add_section(slack_ctx *c, blocks *bl, const char *prefix, const char *text)
+ * at most max characters.  Nothing when text is empty. */
+static void add_section_max(slack_ctx *c, blocks *bl, const char *prefix, const char *text, size_t max)
 {
     if (!text || !*text) return;
     revops_buf t = { 0 };
@@ -217,10 +221,15 @@ static void add_section(slack_ctx *c, blocks *bl, const char *prefix, const char
     revops_buf_str(&t, text);
     block_open(bl);
     revops_buf_str(&bl->b, "\"type\": \"section\", \"text\": {\"type\": \"mrkdwn\", ");
-    add_member(c, &bl->b, "text", revops_buf_cstr(&t), SECTION_MAX);
+    add_member(c, &bl->b, "text", revops_buf_cstr(&t), max);
     revops_buf_str(&bl->b, "}}");
     if (t.oom) bl->b.oom = 1;
     revops_buf_free(&t);
+}
+
+static void add_section(slack_ctx *c, blocks *bl, const char *prefix, const char *text)
+{
+    add_section_max(c, bl, prefix, text, SECTION_MAX);
 }
 
 /* A context block with one mrkdwn element. */
@@ -634,7 +643,7 @@ static revops_status deliver_digest(slack_ctx *c, const revops_batch *b, revops_
             char *body = fill(c, c->tmpl_body, f, b, 600);
             revops_buf s = { 0 };
             revops_buf_fmt(&s, "*%s*\n%s", title ? title : "", body ? body : "");
-            add_section(c, &bl, NULL, revops_buf_cstr(&s));
+            add_section_max(c, &bl, NULL, revops_buf_cstr(&s), DIGEST_SECTION_MAX);
             revops_buf_free(&s);
             h->free(title);
             h->free(body);

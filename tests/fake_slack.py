@@ -30,7 +30,9 @@ For the slack_alert action (tests/sink_slack.sh), also written from Slack's docs
       "channel", "ts", "message"} or HTTP 200 {"ok": false, "error"}: channel_not_found,
       not_in_channel (channels "CPRIV*" here), is_archived ("CARCH*"), msg_too_long (text
       over 40,000 characters), invalid_blocks (with response_metadata.messages
-      "[ERROR] ..."), invalid_json (a body that is not JSON), no_text.
+      "[ERROR] ..."), invalid_json (a body that is not JSON), no_text, and
+      msg_blocks_too_long past 13,000 characters of block text in all (not in the docs:
+      reported in https://github.com/slackapi/bolt-js/issues/2509).
   https://docs.slack.dev/reference/block-kit/blocks
       at most 50 blocks; header: plain_text at most 150 characters; section: text at most
       3000 characters; context: at most 10 elements of at most 3000 characters.
@@ -335,6 +337,15 @@ class Handler(BaseHTTPRequestHandler):
                 return e
         return None
 
+    @staticmethod
+    def block_texts(blocks):
+        for b in blocks:
+            if isinstance(b.get("text"), dict):
+                yield b["text"].get("text", "")
+            for e in b.get("elements", []) if isinstance(b.get("elements"), list) else []:
+                if isinstance(e, dict):
+                    yield e.get("text", "")
+
     def post_message(self, raw, scenario, fault, times, where):
         args, logged = self.parse_post(raw)
         auth = self.headers.get("Authorization")
@@ -375,6 +386,10 @@ class Handler(BaseHTTPRequestHandler):
             if e:
                 return answer(200, {"ok": False, "error": "invalid_blocks",
                                     "response_metadata": {"messages": [e]}}, "invalid_blocks", why=e)
+        if blocks is not None and sum(len(t) for t in self.block_texts(blocks)) > 13000:
+            # undocumented, reported in slackapi/bolt-js#2509: blocks of more than about
+            # 13,000 characters in all
+            return answer(200, {"ok": False, "error": "msg_blocks_too_long"}, "msg_blocks_too_long")
         if text is not None and (not isinstance(text, str) or len(text) > 40000):
             return answer(200, {"ok": False, "error": "msg_too_long"}, "msg_too_long")
         thread = args.get("thread_ts")

@@ -338,6 +338,8 @@ for p in posts("hostile"):
 print(sorted(seen.items()))' > /dev/null
 is "$(cat "$TMP/hostile2.py")" "[('&lt;!channel&gt;', True), ('&lt;script&gt;alert(\"x\")&lt;/script&gt; &amp; co', True), ('*bold* _it_', True), ('Line one\nLine two\r\n\ttabbed \x01 ctl', True), ('long body', (True, True)), ('long header', (150, True))]" \
     "names arrive entity-escaped (& < >), line breaks inside valid JSON, the long name cut with … (header 150 characters)"
+is "$(py hostiled 'print(sorted(set((len(b["text"]["text"]) <= 450, sum(len(t) for t in texts(p["body"])[1:]) < 13000) for p in posts("hostiled") for b in p["body"]["blocks"] if b["type"] == "section")))')" \
+    "[(True, True)]" "a digest keeps each finding to 450 characters and its blocks under 13,000 in all (msg_blocks_too_long)"
 no_secrets hostile "no token in the output"
 
 done_testing
