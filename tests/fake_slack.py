@@ -22,6 +22,36 @@
   https://docs.slack.dev/apis/web-api/rate-limits
       over a method's tier: HTTP 429 Too Many Requests with a Retry-After header (seconds).
 
+For the slack_alert action (tests/sink_slack.sh), also written from Slack's docs:
+
+  https://docs.slack.dev/reference/methods/chat.postMessage
+      POST, Authorization: Bearer, application/json (or a form); channel required; text
+      and/or blocks (neither: no_text); thread_ts, reply_broadcast; answers {"ok": true,
+      "channel", "ts", "message"} or HTTP 200 {"ok": false, "error"}: channel_not_found,
+      not_in_channel (channels "CPRIV*" here), is_archived ("CARCH*"), msg_too_long (text
+      over 40,000 characters), invalid_blocks (with response_metadata.messages
+      "[ERROR] ..."), invalid_json (a body that is not JSON), no_text, and
+      msg_blocks_too_long past 13,000 characters of block text in all (not in the docs:
+      reported in https://github.com/slackapi/bolt-js/issues/2509).
+  https://docs.slack.dev/reference/block-kit/blocks
+      at most 50 blocks; header: plain_text at most 150 characters; section: text at most
+      3000 characters; context: at most 10 elements of at most 3000 characters.
+  https://api.slack.com/changelog/2016-05-17-changes-to-errors-for-incoming-webhooks
+      incoming webhooks POST /services/T.../B.../<secret> with JSON; plain-text answers:
+      200 "ok"; 400 invalid_payload / no_text / invalid_blocks; 403 action_prohibited;
+      404 channel_not_found; 410 channel_is_archived; 500 rollup_error.  An unknown hook
+      path is 404 no_service.
+  Faults for these (the same /t/<id>/<fault>/<times>/<where>/ prefix; <where> is "p", any
+  post of that scenario): 429 (Retry-After: 1), 500, 503, or any other word: for
+  chat.postMessage an HTTP 200 {"ok": false, "error": <word>}; for a webhook the status
+  its docs give that word (action_prohibited 403, channel_not_found 404,
+  channel_is_archived 410, invalid_payload 400, else 400).
+
+Environment: SLACK_FAKE_HOOK (the incoming webhook path it accepts, default
+/services/T0FAKE/B0FAKE/fakehooksecret).  Posts are logged to SLACK_FAKE_LOG with method
+"chat.postMessage" or "webhook", status ("ok", the error word or "fault:<fault>"), the
+body as parsed JSON (or raw text), the assigned ts and whether the thread_ts was known.
+
 Prints "PORT <n>" once it listens and exits when its stdin closes.
 
 Fault injection is chosen by the test through a path prefix in the plugin's base_url:
@@ -50,11 +80,14 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 TOKEN = os.environ.get("SLACK_FAKE_TOKEN", "xoxb-test")
+HOOK = os.environ.get("SLACK_FAKE_HOOK", "/services/T0FAKE/B0FAKE/fakehooksecret")
 LOG = os.environ.get("SLACK_FAKE_LOG")
 
 lock = threading.Lock()
 fault_counts = {}
 replies_seen = {}
+posted = {}        # (channel, ts) of every message posted through chat.postMessage
+post_seq = [0]
 
 # Channel C0REVOPS01: nine messages, one every 5 hours from 2026-10-01T00:00:00Z
 # (1790812800), two of them threads.
@@ -143,9 +176,13 @@ class Handler(BaseHTTPRequestHandler):
         if parts[0] == "t" and len(parts) >= 5:
             scenario, fault, times, where = parts[1], parts[2], int(parts[3]), parts[4]
             parts = parts[5:]
+        if parts and parts[0] == "services":
+            return self.webhook("/" + "/".join(parts), raw, scenario, fault, times, where)
         if len(parts) != 2 or parts[0] != "api":
             return self.send_json(404, {"ok": False, "error": "unknown_method"})
         method = parts[1]
+        if method == "chat.postMessage":
+            return self.post_message(raw, scenario, fault, times, where)
         args = dict(urllib.parse.parse_qsl(query))
         ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
         if raw and ctype == "application/x-www-form-urlencoded":
@@ -239,6 +276,173 @@ class Handler(BaseHTTPRequestHandler):
         self.log(scenario=scenario, method="conversations.replies", page=start // limit + 1, thread=ts,
                  cursor="cursor" in args, status=200)
         self.send_json(200, body)
+
+    # ---------------------------------------------------- chat.postMessage, webhooks
+
+    def parse_post(self, raw):
+        """The posted arguments: a JSON object or a form; None when the JSON is broken."""
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+        if ctype == "application/json":
+            try:
+                body = json.loads(raw.decode("utf-8"))
+            except (ValueError, UnicodeDecodeError):
+                return None, raw.decode("utf-8", "replace")
+            return (body if isinstance(body, dict) else None), body
+        args = dict(urllib.parse.parse_qsl(raw.decode("utf-8", "replace")))
+        if "blocks" in args:
+            try:
+                args["blocks"] = json.loads(args["blocks"])
+            except ValueError:
+                args["blocks"] = "not json"
+        return args, args
+
+    @staticmethod
+    def check_blocks(blocks):
+        """Block Kit's limits: the first problem as Slack's "[ERROR] ..." message, or None."""
+        if not isinstance(blocks, list):
+            return "[ERROR] must provide an array [json-pointer:/blocks]"
+        if len(blocks) > 50:
+            return "[ERROR] no more than 50 items allowed [json-pointer:/blocks]"
+
+        def text_of(obj, where, types, limit):
+            if not isinstance(obj, dict) or obj.get("type") not in types or not isinstance(obj.get("text"), str):
+                return "[ERROR] must be a text object of type %s [json-pointer:%s]" % ("/".join(types), where)
+            if len(obj["text"]) == 0:
+                return "[ERROR] must be more than 0 characters [json-pointer:%s/text]" % where
+            if len(obj["text"]) > limit:
+                return "[ERROR] must be less than %d characters [json-pointer:%s/text]" % (limit + 1, where)
+            return None
+
+        for n, b in enumerate(blocks):
+            w = "/blocks/%d" % n
+            if not isinstance(b, dict):
+                return "[ERROR] must be an object [json-pointer:%s]" % w
+            t = b.get("type")
+            if t == "header":
+                e = text_of(b.get("text"), w + "/text", ("plain_text",), 150)
+            elif t == "section":
+                e = text_of(b.get("text"), w + "/text", ("plain_text", "mrkdwn"), 3000)
+            elif t == "context":
+                els = b.get("elements")
+                if not isinstance(els, list) or not 1 <= len(els) <= 10:
+                    return "[ERROR] must provide 1 to 10 elements [json-pointer:%s/elements]" % w
+                e = None
+                for k, el in enumerate(els):
+                    e = e or text_of(el, "%s/elements/%d" % (w, k), ("plain_text", "mrkdwn"), 3000)
+            elif t == "divider":
+                e = None
+            else:
+                e = "[ERROR] unsupported type: %s [json-pointer:%s/type]" % (t, w)
+            if e:
+                return e
+        return None
+
+    @staticmethod
+    def block_texts(blocks):
+        for b in blocks:
+            if isinstance(b.get("text"), dict):
+                yield b["text"].get("text", "")
+            for e in b.get("elements", []) if isinstance(b.get("elements"), list) else []:
+                if isinstance(e, dict):
+                    yield e.get("text", "")
+
+    def post_message(self, raw, scenario, fault, times, where):
+        args, logged = self.parse_post(raw)
+        auth = self.headers.get("Authorization")
+
+        def answer(status, body, entry_status, **extra):
+            self.log(scenario=scenario, method="chat.postMessage", status=entry_status, auth=auth == "Bearer " + TOKEN,
+                     body=logged, **extra)
+            return self.send_json(status, body)
+
+        if auth is None:
+            return answer(200, {"ok": False, "error": "not_authed"}, "not_authed")
+        if auth != "Bearer " + TOKEN:
+            return answer(200, {"ok": False, "error": "invalid_auth"}, "invalid_auth")
+        if self.take_fault(scenario, fault, times, where, "p"):
+            if fault == "429":
+                self.log(scenario=scenario, method="chat.postMessage", status="fault:429", auth=True, body=logged)
+                return self.send_json(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"})
+            if fault in ("500", "503"):
+                self.log(scenario=scenario, method="chat.postMessage", status="fault:" + fault, auth=True, body=logged)
+                return self.send_text(int(fault), "<html><body>Slack is having trouble</body></html>")
+            return answer(200, {"ok": False, "error": fault}, "fault:" + fault)
+        if args is None:
+            return answer(200, {"ok": False, "error": "invalid_json"}, "invalid_json")
+        channel = args.get("channel")
+        if not channel:
+            return answer(200, {"ok": False, "error": "channel_not_found"}, "channel_not_found")
+        if channel.startswith("CPRIV"):
+            return answer(200, {"ok": False, "error": "not_in_channel"}, "not_in_channel")
+        if channel.startswith("CARCH"):
+            return answer(200, {"ok": False, "error": "is_archived"}, "is_archived")
+        if not channel.startswith("C0"):
+            return answer(200, {"ok": False, "error": "channel_not_found"}, "channel_not_found")
+        text, blocks = args.get("text"), args.get("blocks")
+        if not text and not blocks:
+            return answer(200, {"ok": False, "error": "no_text"}, "no_text")
+        if blocks is not None:
+            e = self.check_blocks(blocks)
+            if e:
+                return answer(200, {"ok": False, "error": "invalid_blocks",
+                                    "response_metadata": {"messages": [e]}}, "invalid_blocks", why=e)
+        if blocks is not None and sum(len(t) for t in self.block_texts(blocks)) > 13000:
+            # undocumented, reported in slackapi/bolt-js#2509: blocks of more than about
+            # 13,000 characters in all
+            return answer(200, {"ok": False, "error": "msg_blocks_too_long"}, "msg_blocks_too_long")
+        if text is not None and (not isinstance(text, str) or len(text) > 40000):
+            return answer(200, {"ok": False, "error": "msg_too_long"}, "msg_too_long")
+        thread = args.get("thread_ts")
+        with lock:
+            post_seq[0] += 1
+            ts = "%d.%06d" % (BASE_TS + 86400 * 30 + post_seq[0], post_seq[0])
+            known = thread is None or (channel, thread) in posted
+            posted[(channel, ts)] = True
+        msg = {"type": "message", "text": text or "", "ts": ts, "bot_id": "B0REVOPS"}
+        if thread:
+            msg["thread_ts"] = thread
+        return answer(200, {"ok": True, "channel": channel, "ts": ts, "message": msg}, "ok", ts=ts,
+                      thread_known=known)
+
+    def webhook(self, path, raw, scenario, fault, times, where):
+        def answer(status, text, entry_status, headers=None):
+            try:
+                logged = json.loads(raw.decode("utf-8"))
+            except (ValueError, UnicodeDecodeError):
+                logged = raw.decode("utf-8", "replace")
+            self.log(scenario=scenario, method="webhook", status=entry_status, body=logged, path_ok=path == HOOK)
+            data = text.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(data)))
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(data)
+
+        if self.command != "POST":
+            return answer(405, "invalid_method", "invalid_method")
+        if path != HOOK:
+            return answer(404, "no_service", "no_service")
+        if self.take_fault(scenario, fault, times, where, "p"):
+            if fault == "429":
+                return answer(429, "rate_limited", "fault:429", {"Retry-After": "1"})
+            if fault in ("500", "503"):
+                return answer(int(fault), "rollup_error", "fault:" + fault)
+            st = {"action_prohibited": 403, "channel_not_found": 404, "channel_is_archived": 410}.get(fault, 400)
+            return answer(st, fault, "fault:" + fault)
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+        try:
+            body = json.loads(raw.decode("utf-8")) if ctype == "application/json" else None
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        if not isinstance(body, dict):
+            return answer(400, "invalid_payload", "invalid_payload")
+        if not body.get("text") and not body.get("blocks"):
+            return answer(400, "no_text", "no_text")
+        if body.get("blocks") is not None and self.check_blocks(body["blocks"]):
+            return answer(400, "invalid_blocks", "invalid_blocks")
+        return answer(200, "ok", "ok")
 
     def fault(self, fault, scenario, method, page, args, body):
         self.log(scenario=scenario, method=method, page=page, cursor="cursor" in args, status="fault:" + fault)

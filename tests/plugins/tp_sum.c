@@ -14,6 +14,7 @@ typedef struct state {
     revops_instance *self;
     int64_t rows, id_sum, findings, omit, raise;
     const char *owner_domain;
+    int64_t priority_offset;   /* raises every finding's priority (capped at critical) */
     long id_col;
 } state;
 
@@ -29,6 +30,7 @@ static revops_status s_init(revops_instance *self, const revops_host *host, cons
     s->omit = host->opt_int(o, "omit");
     s->raise = host->opt_int(o, "raise");
     s->owner_domain = host->opt_string(o, "owner_domain");
+    s->priority_offset = host->opt_int(o, "priority_offset");
     s->id_col = -1;
     *out = s;
     return REVOPS_OK;
@@ -56,7 +58,7 @@ static revops_status s_finalize(void *p, revops_emitter *e)
         snprintf(title, sizeof title, "finding %lld", (long long)k);
         revops_signal sig[2] = { { "rows", (double)s->rows, 0, 0.5, "rows seen" },
                                  { "id_sum", (double)s->id_sum, 0, 0.5, "sum of ids" } };
-        revops_finding f = { "A5", account, NULL, NULL, "test", (revops_priority)(k % 4),
+        revops_finding f = { "A5", account, NULL, NULL, "test", (revops_priority)(k % 4 + s->priority_offset > 3 ? 3 : k % 4 + s->priority_offset),
                              (double)(k + 1) / (double)s->findings, 1.0, title, "a test finding", 2, sig, 0, NULL, "", 0 };
         if (k == s->raise) f.priority = REVOPS_PRIORITY_CRITICAL;
         if (s->owner_domain && s->owner_domain[0] && k % 2 == 0) {
@@ -83,6 +85,7 @@ static const revops_option_def options[] = {
     { "omit", REVOPS_OPT_INT, 0, "-1", -1, 1000, NULL, 0, "leave finding k out" },
     { "raise", REVOPS_OPT_INT, 0, "-1", -1, 1000, NULL, 0, "make finding k critical" },
     { "owner_domain", REVOPS_OPT_STRING, 0, "", 0, 0, NULL, 0, "even findings get owner-k@DOMAIN" },
+    { "priority_offset", REVOPS_OPT_INT, 0, "0", 0, 3, NULL, 0, "added to each finding's priority (k % 4), capped at critical" },
     { NULL, 0, 0, NULL, 0, 0, NULL, 0, NULL },
 };
 static const revops_analysis_vtable vt = { "A5", inputs, s_init, s_chunk, s_finalize, s_destroy };
