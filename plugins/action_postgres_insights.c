@@ -54,7 +54,9 @@
  *
  * Results: all findings of a batch share its fate.  A connection that fails
  * without a SQLSTATE (refused, no socket, timed out, lost) and the transient
- * SQLSTATEs above are RETRY; anything else, e.g. a wrong password (28P01),
+ * SQLSTATEs above are RETRY, and so are 55P03 (lock not available) and 57014
+ * (the statement_timeout ran out, e.g. on a table another session locked);
+ * anything else, e.g. a wrong password (28P01),
  * a missing privilege (42501) or a table of another shape (42703, 42P10), is
  * ERROR with the server's message and SQLSTATE.  The conninfo and the
  * password never appear in a message (libpq does not print them; every
@@ -163,9 +165,14 @@ static void one_line(const char *in, char *out, size_t n)
     out[k] = '\0';
 }
 
+/* Transient: class 08 (connection exception), 53 (insufficient resources),
+ * 40001 / 40P01 (serialization failure, deadlock), 55P03 (lock not
+ * available), 57014 (canceled: here the statement_timeout, e.g. waiting on a
+ * table another session locked), 57P01..57P03 (shutdown, cannot connect now). */
 static revops_status sqlstate_status(const char *st)
 {
     if (!st || strlen(st) != 5) return REVOPS_ERROR;
+    if (!strcmp(st, "55P03") || !strcmp(st, "57014")) return REVOPS_RETRY;
     if (!strncmp(st, "08", 2) || !strncmp(st, "53", 2)) return REVOPS_RETRY;
     if (!strcmp(st, "40001") || !strcmp(st, "40P01")) return REVOPS_RETRY;
     if (!strcmp(st, "57P01") || !strcmp(st, "57P02") || !strcmp(st, "57P03")) return REVOPS_RETRY;

@@ -145,6 +145,25 @@ tail -n 1 "$TMP/state/runs.jsonl" > "$TMP/rec2.json"
 is "$(jget "$TMP/rec2.json" "[(a['delivered'], a['failed']) for a in d['actions'] if a['action'] == 'ins']")" "[(4, 0)]" \
     "the repeated deliveries count as delivered"
 
+# ------------------------------------------------ a table locked by someone else --
+PGAPPNAME=pgi_locker PG_DB=dw pg_psql -c "BEGIN; LOCK TABLE revops_insights IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60)" \
+    > /dev/null 2>&1 &
+for _ in $(seq 100); do
+    [ "$(q "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'revops_insights' AND l.mode = 'AccessExclusiveLock' AND l.granted")" = 1 ] && break
+    sleep 0.05
+done
+conf locked "conninfo = \"$CONN user=writer\"; password = \"env:PGI_PW\"; statement_timeout_ms = 200;" 5
+run locked
+is "$rc" 3 "the insights table locked through the run: exit 3"
+like "$TMP/locked.err" "5 deliveries will be retried" "a statement timeout is RETRY"
+like "$TMP/locked.err" "canceling statement due to statement timeout (SQLSTATE 57014)" "the reason is the server's"
+q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgi_locker'" > /dev/null
+wait
+run locked
+is "$rc" 0 "the lock gone, the next run delivers"
+is "$(q "SELECT count(*) FROM revops_insights WHERE session_id = 'pgi_locked'")" 1 \
+    "the one new finding (5 findings, 4 already there: the same delivery ids)"
+
 # ----------------------------------------- batching, parameters, one transaction --
 conf b3 "conninfo = \"$CONN user=writer application_name=pgi_b3\"; password = \"env:PGI_PW\"; table_prefix = \"b3_\"; batch_rows = 3;" 7
 run b3
@@ -304,7 +323,7 @@ like "$TMP/hostile.py" "'Line one\\nL" "the one with line breaks and an SQL inje
 like "$TMP/hostile.py" "'Quote \"Co\"" "and the one with quotes, backslashes and \$1"
 like "$TMP/hostile.py" "'Caf\\ufffd \\ufffd e" "invalid UTF-8 is written with U+FFFD"
 like "$TMP/hostile.err" "bytes of invalid UTF-8 written as U+FFFD" "and a warning says so"
-is "$(q "SELECT count(*) FROM revops_insights")" 8 "the SQL in a name did nothing to the other tables"
+is "$(q "SELECT count(*) FROM revops_insights")" 9 "the SQL in a name did nothing to the other tables"
 no_secrets hostile "no password in the output"
 
 done_testing
