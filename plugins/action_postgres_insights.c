@@ -41,7 +41,7 @@
  *     signal_name, value, threshold, weight double precision, evidence text.
  *
  * One deliver call is one transaction: BEGIN; SET LOCAL statement_timeout;
- * [the tables when absent]; INSERT INTO <p>insights (...) VALUES ($1..),
+ * SELECT to_regclass(...) and the tables when absent; INSERT INTO <p>insights (...) VALUES ($1..),
  * (...) ON CONFLICT (insight_id) DO NOTHING RETURNING insight_id, one
  * statement per at most `batch_rows` rows; the same for the pattern rows
  * (ON CONFLICT (pattern_id) DO NOTHING); COMMIT.  Every value is a typed
@@ -104,7 +104,6 @@ typedef struct pgi_ctx {
     char index_prefix[64];      /* unquoted prefix for index names */
     int64_t batch_rows;
     int64_t timeout_ms;
-    int tables_ready;           /* both tables were seen (or made) in a committed transaction */
     char last[256];             /* the last message, for results[].message */
 } pgi_ctx;
 
@@ -760,7 +759,6 @@ static revops_status pgi_deliver(void *ctx, const revops_batch *b, revops_delive
 
     if (st == REVOPS_OK) st = pg_ready(c);
     size_t ins_added = 0, pat_added = 0, pat_total = 0;
-    int created = 0;
     if (st == REVOPS_OK) {
         /* The statement timeout never outlasts the run's deadline. */
         int64_t tmo = c->timeout_ms;
@@ -773,10 +771,9 @@ static revops_status pgi_deliver(void *ctx, const revops_batch *b, revops_delive
             snprintf(begin, sizeof begin, "BEGIN; SET LOCAL statement_timeout = %lld", (long long)tmo);
             st = exec_cmd(c, begin, "BEGIN", 0);
         }
-        if (st == REVOPS_OK && !c->tables_ready) {
-            st = ensure_tables(c);
-            created = st == REVOPS_OK;
-        }
+        /* Looked up in every delivery (one cheap query): a table dropped
+         * while a long-lived instance (revops trigger) waits is made again. */
+        if (st == REVOPS_OK) st = ensure_tables(c);
         if (st == REVOPS_OK) st = write_all(c, rows, n, &ins_added, &pat_added, &pat_total);
         if (st == REVOPS_OK) st = exec_cmd(c, "COMMIT", "COMMIT", 0);
         if (st != REVOPS_OK && c->conn && PQstatus(c->conn) == CONNECTION_OK &&
@@ -790,7 +787,6 @@ static revops_status pgi_deliver(void *ctx, const revops_batch *b, revops_delive
         fill_results(res, n, st, c->last);
         return st;
     }
-    if (created) c->tables_ready = 1;
     fill_results(res, n, REVOPS_OK, "");
     h->log(c->self, REVOPS_LOG_INFO, "%zu insight%s written to %s (%zu already there), %zu of %zu pattern rows to %s",
            ins_added, ins_added == 1 ? "" : "s", c->insights_name, n - ins_added, pat_added, pat_total,
