@@ -241,6 +241,12 @@ is "$rc" 3 "a wrong password: exit 3"
 like "$TMP/badpw.err" 'password authentication failed for user "writer" (SQLSTATE 28P01)' "the server's message and SQLSTATE"
 unlike "$TMP/badpw.err" "will be retried" "a wrong password is final"
 no_secrets badpw "neither password in the output"
+export PGI_BADSYNTAX="host=$PG_DIR password=$PW dbname"
+conf badsyntax "conninfo = \"env:PGI_BADSYNTAX\";"
+run badsyntax
+is "$rc" 3 "a conninfo that does not parse: exit 3"
+like "$TMP/badsyntax.err" "option conninfo is not a valid libpq connection string or URI" "the option is named"
+no_secrets badsyntax "the password inside it is not shown"
 conf uri "conninfo = \"env:PGI_URI\"; table_prefix = \"uri_\";"
 run uri
 is "$rc" 0 "a URI conninfo with its password: exit 0"
