@@ -4,22 +4,28 @@
  * revops_consumption_patterns), for dashboards; libpq, like the postgres
  * source.  The firebolt_insights sink writes the same columns to Firebolt.
  *
- * Followed (public documentation, PostgreSQL 15/16 manual):
+ * Followed (public documentation, the PostgreSQL 15 manual):
  *   - libpq, "Command Execution Functions" (PQexecParams: one statement, its
- *     parameters sent apart from the SQL text, never pasted into it; at most
- *     65535 parameters per statement, the protocol's 16-bit count) and
- *     "Database Connection Control Functions" (PQconnectStartParams,
- *     PQconnectPoll, expand_dbname).
- *   - INSERT, "ON CONFLICT Clause": ON CONFLICT (col) DO NOTHING needs a
- *     unique index on col (else 42P10); rows proposed twice are skipped;
- *     RETURNING lists only the rows inserted.
- *   - CREATE TABLE ... IF NOT EXISTS still needs CREATE on the schema (the
- *     privilege is checked before the existence), so the tables are looked
- *     up first (to_regclass) and created only when absent: a role that may
- *     only INSERT into tables an administrator made works.
- *   - Appendix A, "PostgreSQL Error Codes": SQLSTATE classes 08, 53, 40001,
- *     40P01, 57P01..57P03 are transient; 42501 insufficient_privilege,
- *     42703 undefined_column, 42P10 invalid_column_reference are not.
+ *     parameters sent apart from the SQL text, never pasted into it,
+ *     https://www.postgresql.org/docs/15/libpq-exec.html) and "Database
+ *     Connection Control Functions" (PQconnectStartParams, PQconnectPoll,
+ *     expand_dbname, https://www.postgresql.org/docs/15/libpq-connect.html);
+ *     the Bind message counts parameters in an Int16, so at most 65535 per
+ *     statement (https://www.postgresql.org/docs/15/protocol-message-formats.html).
+ *   - INSERT, "ON CONFLICT Clause" (https://www.postgresql.org/docs/15/sql-insert.html):
+ *     ON CONFLICT (col) DO NOTHING needs a unique index on col (else 42P10);
+ *     a conflicting row is not inserted; RETURNING lists only the rows
+ *     inserted.
+ *   - CREATE TABLE ... IF NOT EXISTS (https://www.postgresql.org/docs/15/sql-createtable.html)
+ *     still needs CREATE on the schema when the table exists (observed with
+ *     PostgreSQL 15: "permission denied for schema public"), so the tables
+ *     are looked up first (to_regclass) and created only when absent: a role
+ *     that may only INSERT into tables an administrator made works.
+ *   - Appendix A, "PostgreSQL Error Codes"
+ *     (https://www.postgresql.org/docs/15/errcodes-appendix.html): classes 08,
+ *     53, 40001, 40P01, 57P01..57P03 are transient; 42501
+ *     insufficient_privilege, 42703 undefined_column, 42P10
+ *     invalid_column_reference are not.
  *
  * Tables (option `table_prefix`, default "revops_"; option `schema`, else
  * the role's search_path), created if absent at the first delivery:
@@ -41,8 +47,8 @@
  *     signal_name, value, threshold, weight double precision, evidence text.
  *
  * One deliver call is one transaction: BEGIN; SET LOCAL statement_timeout;
- * SELECT to_regclass(...) and the tables when absent; INSERT INTO <p>insights (...) VALUES ($1..),
- * (...) ON CONFLICT (insight_id) DO NOTHING RETURNING insight_id, one
+ * SELECT to_regclass(...) and CREATE TABLE when absent; INSERT INTO
+ * <p>insights (...) VALUES ($1..), (...) ON CONFLICT (insight_id) DO NOTHING RETURNING insight_id, one
  * statement per at most `batch_rows` rows; the same for the pattern rows
  * (ON CONFLICT (pattern_id) DO NOTHING); COMMIT.  Every value is a typed
  * parameter; the only identifiers in the SQL are the table and schema names,
@@ -56,9 +62,8 @@
  * without a SQLSTATE (refused, no socket, timed out, lost) and the transient
  * SQLSTATEs above are RETRY, and so are 55P03 (lock not available) and 57014
  * (the statement_timeout ran out, e.g. on a table another session locked);
- * anything else, e.g. a wrong password (28P01),
- * a missing privilege (42501) or a table of another shape (42703, 42P10), is
- * ERROR with the server's message and SQLSTATE.  The conninfo and the
+ * anything else, e.g. a wrong password (28P01), a missing privilege (42501)
+ * or a table of another shape (42703, 42P10), is ERROR with the server's message and SQLSTATE.  The conninfo and the
  * password never appear in a message (libpq does not print them; every
  * message is scrubbed of the password values too).
  */
