@@ -16,8 +16,8 @@ refused() {
     is "$(grep -c "refusing plugin $d/$1" "$TMP/err")" 1 "$1: said in one sentence, once"
 }
 
-refused tp_bad_major.so "it was built for plugin ABI 2.0 but this revops speaks ABI 1.4; rebuild it against this revops' headers."
-refused tp_bad_minor.so "it was built for plugin ABI 1.5, newer than this revops' ABI 1.4; upgrade revops or rebuild the plugin."
+refused tp_bad_major.so "it was built for plugin ABI 2.0 but this revops speaks ABI 1.5; rebuild it against this revops' headers."
+refused tp_bad_minor.so "it was built for plugin ABI 1.6, newer than this revops' ABI 1.5; upgrade revops or rebuild the plugin."
 refused tp_bad_kind.so "it declares unknown kind 9 (known: 1 source, 2 analysis, 3 action, 4 model since ABI 1.3)."
 refused tp_bad_size.so "its descriptor is 16 bytes, smaller than the"
 refused tp_bad_magic.so "its revops_plugin_descriptor has the wrong magic number (not a revops descriptor, or a corrupt one)."
@@ -51,7 +51,7 @@ chmod 755 "$d"
 # A good plugin is listed with kind, version, ABI, file and options.
 REVOPS_PLUGIN_PATH="$d" "$REVOPS" plugins > "$TMP/out" 2> "$TMP/err"
 is "$?" 0 "a good plugin directory: exit 0"
-like "$TMP/out" "tp_rows (source) version 1.0.0, ABI 1.4" "kind, version and ABI listed"
+like "$TMP/out" "tp_rows (source) version 1.0.0, ABI 1.5" "kind, version and ABI listed"
 like "$TMP/out" "query dialect: none (queries are one string)" "a source without a dialect says so"
 like "$TMP/out" "file: $d/tp_rows.so" "file listed"
 like "$TMP/out" "fail_times             integer, default 0, 0..100" "options listed with type, default and range"

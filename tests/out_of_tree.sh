@@ -31,7 +31,7 @@ actions = { hello = { plugin = "hello"; greeting = "Hello from out of tree"; pat
 pipelines = { p = { analysis = "A5"; inputs = { rows = { source = "gen"; query = "all"; }; }; actions = ( "hello" ); }; };
 C
 "$REVOPS" plugins -c "$TMP/o.conf" > "$TMP/out" 2> "$TMP/err"
-like "$TMP/out" "hello (action) version 0.1.0, ABI 1.4" "revops plugins lists it"
+like "$TMP/out" "hello (action) version 0.1.0, ABI 1.5" "revops plugins lists it"
 "$REVOPS" run -c "$TMP/o.conf" > "$TMP/out" 2> "$TMP/err"
 is "$?" 0 "a pipeline delivering to it runs"
 is "$(grep -c 'Hello from out of tree' "$TMP/hello.out")" 4 "it received all 4 findings"

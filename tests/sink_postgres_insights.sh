@@ -48,7 +48,7 @@ plugin_dir = "$TMP/plugins";
 state_dir = "$TMP/state";
 retry = { interval = 0.01; backoff_rate = 2.0; max_attempts = 3; };
 sources = { gen = { plugin = "tp_rows"; rows = 5; }; };
-actions = { ins = { plugin = "postgres_insights"; $2 };
+actions = { ins = { plugin = "postgres_insights"; outbox = false; $2 };
             copy = { plugin = "file"; path = "$TMP/$1.jsonl"; }; };
 pipelines = { p = { analysis = "A5"; options = { findings = ${3:-4}; };
                     inputs = { rows = { source = "gen"; query = "all"; }; };

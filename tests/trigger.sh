@@ -44,7 +44,7 @@ is "$(wc -l < "$TMP/deliveries")" 9 "a dry-run trigger delivers nothing (3 + 6 f
 # The command line's own help and version.
 "$REVOPS" --version > "$TMP/out" 2>&1
 is "$?" 0 "--version: exit 0"
-like "$TMP/out" "(plugin ABI 1.4)" "--version names the plugin ABI"
+like "$TMP/out" "(plugin ABI 1.5)" "--version names the plugin ABI"
 "$REVOPS" --help > "$TMP/out" 2>&1
 is "$?" 0 "--help: exit 0"
 like "$TMP/out" "78 invalid configuration" "--help documents the exit codes"
