@@ -406,9 +406,10 @@ static revops_status resolve_engine(fbi_ctx *c, char *why, size_t n)
             h->http_free(&resp);
             if (st != REVOPS_OK) return st;
             const char *u = h->json_string(h->json_get(root, "data.0.0"));
-            if (u && *u) c->engine_url = canonical_url(u);
-            h->json_free(root);
-            if (!u || !*u) {
+            int found = u && *u;
+            if (found) c->engine_url = canonical_url(u);
+            h->json_free(root);   /* u with it */
+            if (!found) {
                 snprintf(why, n, "Firebolt %s: the account has no engine named '%.60s' (or the service account's "
                                  "user cannot see it)", what, c->engine);
                 return REVOPS_ERROR;
@@ -742,12 +743,10 @@ static int next_pattern(const item *items, size_t nitems, size_t *i, size_t *s)
 }
 
 /* Every result not yet decided gets st and why. */
-static void fail_rest(const revops_batch *batch, item *items, revops_delivery *results, revops_status st,
-                      const char *why)
+static void fail_rest(const revops_batch *batch, revops_delivery *results, revops_status st, const char *why)
 {
     for (size_t i = 0; i < batch->nfindings; i++)
         if (results[i].status == (revops_status)-1) set_result(&results[i], st, "not stored: %s", why);
-    (void)items;
 }
 
 static int is_hex(const char *s)
@@ -879,9 +878,10 @@ static revops_status fbi_deliver(void *ctx, const revops_batch *batch, revops_de
         }
     }
     if (st != REVOPS_OK) {
-        fail_rest(batch, items, results, st, why);
+        fail_rest(batch, results, st, why);
         h->error(c->self, "%s", why);
     }
+    fail_rest(batch, results, REVOPS_RETRY, "(no statement stored it)");   /* never left undecided */
     h->log(c->self, REVOPS_LOG_INFO, "%zu finding%s: %zu already in %s, %zu insight rows and %zu pattern rows "
            "inserted in %zu statement%s%s", nf, nf == 1 ? "" : "s", present, c->t_insights, nrows_i, nrows_p,
            ninserts, ninserts == 1 ? "" : "s", st == REVOPS_OK ? "" : "; stopped by an error");
