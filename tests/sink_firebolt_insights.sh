@@ -94,11 +94,12 @@ PY
 }
 PIPE='p = { analysis = "A5"; inputs = { rows = { source = "gen"; query = "all"; }; };
         actions = ( { action = "fbi"; min_priority = "low"; }, { action = "out"; min_priority = "low"; } ); };'
-# conf NAME FBI-OPTIONS [PIPELINES] [ANALYSIS-OPTIONS]: tp_rows -> tp_sum -> the sink and a findings file
+# conf NAME FBI-OPTIONS [PIPELINES] [ANALYSIS-OPTIONS]: tp_rows -> tp_sum -> the sink and a findings file;
+# each configuration has its own state directory (a fresh outbox: its findings are delivered)
 conf() {
     cat > "$TMP/$1.conf" <<C
 plugin_dir = "$TMP/plugins";
-state_dir = "$TMP/state";
+state_dir = "$TMP/state.$1";
 retry = { interval = 0.05; backoff_rate = 2.0; max_attempts = 3; };
 sources = { gen = { plugin = "tp_rows"; rows = 5; }; };
 actions = {
@@ -112,11 +113,15 @@ C
     [ -n "${4:-}" ] && sed -i "s|analysis = \"A5\";|analysis = \"A5\"; options = { $4 };|" "$TMP/$1.conf"
     return 0
 }
+# derive SRC DST SED-EXPRESSION: a copy of configuration SRC with its own state directory
+derive() {
+    sed -e "s|state_dir = \"$TMP/state.$1\";|state_dir = \"$TMP/state.$2\";|" -e "$3" "$TMP/$1.conf" > "$TMP/$2.conf"
+}
 run() {  # run NAME CONF [args]: revops run -> $TMP/out/NAME.{out,err}; $rc; the run record in $TMP/out/NAME.record
     n=$1 c=$2; shift 2
     "$REVOPS" run -c "$TMP/$c.conf" "$@" > "$TMP/out/$n.out" 2> "$TMP/out/$n.err"
     rc=$?
-    tail -n 1 "$TMP/state/runs.jsonl" > "$TMP/out/$n.record" 2>/dev/null
+    tail -n 1 "$TMP/state.$c/runs.jsonl" > "$TMP/out/$n.record" 2>/dev/null
 }
 
 # ---------------------------------------------------------------- first run --
@@ -180,8 +185,11 @@ like "$TMP/out/basic.err" "4 findings: 0 already in revops_insights, 4 insight r
    "the log says what was written"
 
 # ------------------------------------------------- second run: no duplicates --
+# The same findings delivered again, as after a crash before the outbox marked
+# them delivered: a configuration with a fresh state directory.
+derive basic again ''
 : > "$REC"
-run again basic --session-id s_second
+run again again --session-id s_second
 is "$rc" 0 "second run of the same findings: delivered"
 is "$(q "rows('SELECT count(*) FROM revops_insights')[0][0], rows('SELECT count(*) FROM revops_consumption_patterns')[0][0], rows('SELECT DISTINCT session_id FROM revops_insights')")" \
    "4 8 [('s_first',)]" "no second row for any finding or signal: the rows of the first run stay"
@@ -236,17 +244,18 @@ like "$TMP/out/e503.err" "Firebolt CREATE TABLE e_insights: HTTP 503: Engine is 
 is "$(jget "$TMP/out/e503.record" "[(a['action'], a['delivered'], a['failed'], a['retried']) for a in d['actions']]")" \
    "[('fbi', 0, 4, 8), ('out', 4, 0, 0)]" "every finding RETRY: the core retried all 4 twice (max_attempts 3)"
 fb_ctl fault "none"
-run e503b err
+derive err e503b ''
+run e503b e503b
 is "$rc $(q "rows('SELECT count(*) FROM e_insights')[0][0]")" "0 4" "Firebolt back: the next run stores all 4"
 
 fb_ctl reset; fb_ctl fault "429 1"
-sed 's/table_prefix = "e_";/table_prefix = "t_";/' "$TMP/err.conf" > "$TMP/e429.conf"
+derive err e429 's/table_prefix = "e_";/table_prefix = "t_";/'
 run e429 e429
 is "$rc $(q "rows('SELECT count(*) FROM t_insights')[0][0]")" "0 4" "429 once: retried by the host, all 4 stored"
 like "$TMP/out/e429.err" "HTTP 429; retrying in 1.00s (Retry-After)" "the retry honoured Retry-After"
 
 fb_ctl reset; fb_ctl fault "readonly -1"
-sed 's/table_prefix = "e_";/table_prefix = "ro_";/' "$TMP/err.conf" > "$TMP/ro.conf"
+derive err ro 's/table_prefix = "e_";/table_prefix = "ro_";/'
 run ro ro
 is "$rc" 3 "a service account without write privileges: failed deliveries (exit 3)"
 like "$TMP/out/ro.err" "Firebolt CREATE TABLE ro_insights: HTTP 403: permission denied: the role of this service account's user lacks the CREATE privilege in database (PERMISSION_DENIED 1107)" \
@@ -257,7 +266,7 @@ fb_ctl fault "none"
 
 # a table of another shape (no occurrence column)
 fb_sql "CREATE TABLE w_insights (insight_id TEXT NOT NULL, fingerprint TEXT NOT NULL, session_id TEXT NULL, pipeline TEXT NULL, analysis TEXT NULL, category TEXT NULL, insight_type TEXT NULL, account_id TEXT NULL, account_name TEXT NULL, owner TEXT NULL, title TEXT NULL, description TEXT NULL, payload TEXT NULL, evidence TEXT NULL, confidence_score DOUBLE PRECISION NULL, impact_score DOUBLE PRECISION NULL, urgency_score DOUBLE PRECISION NULL, status TEXT NULL, priority TEXT NULL, created_at TIMESTAMP NULL, recommended_actions TEXT NULL) PRIMARY INDEX insight_id"
-sed 's/table_prefix = "e_";/table_prefix = "w_";/' "$TMP/err.conf" > "$TMP/shape.conf"
+derive err shape 's/table_prefix = "e_";/table_prefix = "w_";/'
 fb_ctl reset
 run shape shape
 is "$rc" 3 "an existing insights table without the occurrence column: failed deliveries (exit 3)"
@@ -265,7 +274,8 @@ like "$TMP/out/shape.err" "Firebolt INSERT INTO w_insights: HTTP 400: column \"o
      "ERROR with Firebolt's message naming the column"
 is "$(jget "$TMP/out/shape.record" "[(a['action'], a['failed'], a['retried']) for a in d['actions']][0]")" "('fbi', 4, 0)" "not retried"
 : > "$REC"
-run shape2 shape
+derive shape shape2 ''
+run shape2 shape2
 is "$(q "rows('SELECT count(*) FROM w_consumption_patterns')[0][0]")" 8 \
    "the run after: the pattern rows the failed call wrote are found, not inserted again"
 
@@ -329,9 +339,9 @@ for i, n in zip(ids, NAMES):
 db.commit()
 open(sys.argv[3] + "/hostile_ids", "w").write("\n".join(ids))
 PY
-    sed -i 's/table_prefix = "z_";/table_prefix = "zz_";/' "$TMP/hostile.conf"
+    derive hostile hostile2 's/table_prefix = "z_";/table_prefix = "zz_";/'
     rm -f "$TMP/hostile.jsonl"
-    run hostile hostile
+    run hostile hostile2
     is "$rc" 0 "A1 with hostile account names: every finding stored"
     N=$(wc -l < "$TMP/hostile.jsonl" | tr -d ' ')
     "$PYTHON" - "$DB" "$TMP/hostile.jsonl" "$TMP" > "$TMP/check" <<'PY'
@@ -390,7 +400,7 @@ fi
 "$REVOPS" plugins -c "$TMP/basic.conf" > "$TMP/out/plugins.out" 2>&1
 like "$TMP/out/plugins.out" "firebolt_insights" "revops plugins lists the firebolt_insights action"
 tokens=$(fb_ctl stats "' '.join(d['tokens'])")
-cp "$TMP/state/runs.jsonl" "$TMP/out/runs.jsonl"
+cat "$TMP"/state.*/runs.jsonl > "$TMP/out/runs.jsonl"
 cp "$REC" "$TMP/out/requests.jsonl"
 leaks=0
 for s in "$FB_TEST_SECRET" "$FB_WRONG_SECRET" $tokens; do
