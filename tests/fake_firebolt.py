@@ -75,15 +75,51 @@ dbname=warehouse user=revops_admin"; needs psycopg2, Debian's python3-psycopg2):
   schema fb_compat, the Firebolt functions PostgreSQL lacks or types
   differently (FIREBOLT_SHIMS: DATE_ADD, DATE_TRUNC on a date); a failure
   there is fatal (message on stderr, exit 1, before "PORT").
+SQLite mode (env FB_SQLITE, a file path; for the firebolt_insights sink's tests):
+  every query that is not a synthetic one above runs on a small Firebolt SQL subset kept
+  in that SQLite file, with Firebolt's documented semantics where they matter to a writer
+  (github.com/firebolt-db/godocs, docs/sql_reference/commands/data-definition/
+  create-fact-dimension-table.md, data-management/insert.md, data-types.md,
+  Reference/system-settings.md):
+    CREATE [FACT|DIMENSION] TABLE [IF NOT EXISTS] t (col type [NULL | NOT NULL] ...)
+        [PRIMARY INDEX col, ...]      a column without NULL is NOT NULL (the docs' default);
+                                     an index column must be NOT NULL; types TEXT (STRING,
+                                     VARCHAR), INTEGER (INT, INT4), BIGINT (LONG, INT8),
+                                     DOUBLE PRECISION (DOUBLE, FLOAT8, FLOAT), REAL, BOOLEAN,
+                                     DATE, TIMESTAMP; a second CREATE without IF NOT EXISTS
+                                     is an error
+    INSERT INTO t [(cols)] VALUES (...), (...)
+                                     literals: standard strings ('' for a quote, a backslash
+                                     an ordinary character: standard_conforming_strings, the
+                                     default; "false" in the query string makes \\, \' , \n,
+                                     \t escapes), numbers, NULL, TRUE/FALSE, TIMESTAMP '...',
+                                     DATE '...'; each value checked against its column's type
+                                     (a NULL in a NOT NULL column, text in a number column, an
+                                     invalid timestamp: errors); a NUL byte in a literal is an
+                                     error ("null bytes are not supported in TEXT literals")
+    SELECT * | cols FROM t [WHERE col IN (literals)] [ORDER BY col [ASC|DESC]]
+                                     answered as JSON_Compact (meta with " null" on nullable
+                                     columns, data, rows, statistics)
+  A statement without a result set answers 200 with an empty body (Content-Length: 0),
+  as Firebolt does for INSERT (firebolt-python-sdk: "Empty response is returned for
+  insert query").  Errors are 400 with the structured error body: SYNTAX_ERROR 1100,
+  RELATION_NOT_FOUND 1101, COLUMN_NOT_FOUND 1102, RELATION_EXISTS 1104, TYPE_MISMATCH 1105,
+  NULL_MISMATCH 1106 (codes are this fake's); with the fault "readonly" armed, CREATE and
+  INSERT answer 403 PERMISSION_DENIED 1107 (the service account's role lacks the privilege).
+  The body must be valid UTF-8 (else 400).  Tables live in the SQLite file (the column
+  catalog in _fb_columns), so a test can read them directly.
+Request record (env FB_RECORD, a file path): one JSON line per request: method, path,
+  params (the query string), body (the SQL; a token request's form is not recorded),
+  status.
 Control (tests only):
   GET  /control/stats    counters, tokens issued, protocol violations seen, last body size
   POST /control/reset    counters and violations to zero, no fault (tokens stay valid)
   POST /control/fault    body "KIND [TIMES]" (TIMES -1: always); KIND one of
-                         429 500 503 timeout truncate malformed wrongtype expired empty none
+                         429 500 503 timeout truncate malformed wrongtype expired empty readonly none
                          (truncate, malformed, wrongtype: on rows(N) only)
 Environment: FB_CLIENT_ID, FB_CLIENT_SECRET, FB_ACCOUNT, FB_DATABASE, FB_ENGINE,
 FB_EXPIRES_IN, FB_FAULT ("KIND[:TIMES]"), FB_SLEEP (seconds the timeout fault waits),
-FB_PG_DSN (warehouse mode).
+FB_PG_DSN (warehouse mode), FB_SQLITE (SQLite mode), FB_RECORD (request record).
 Prints "PORT <n>" once it listens; exits when its stdin closes.
 """
 import datetime
@@ -91,6 +127,7 @@ import json
 import os
 import re
 import secrets
+import sqlite3
 import sys
 import threading
 import time
@@ -185,6 +222,23 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         pass
 
+    def send_response(self, code, message=None):
+        self._status = code
+        super().send_response(code, message)
+
+    def record(self, method, raw=b""):
+        if not RECORD:
+            return
+        parts = urllib.parse.urlsplit(self.path)
+        if parts.path.startswith("/control/"):
+            return
+        body = "(form not recorded)" if parts.path == "/oauth/token" else raw.decode("utf-8", "replace")
+        line = json.dumps({"method": method, "path": parts.path, "params": dict(urllib.parse.parse_qsl(parts.query)),
+                           "body": body, "status": getattr(self, "_status", 0)}, ensure_ascii=False)
+        with lock:
+            with open(RECORD, "a", encoding="utf-8") as f:
+                f.write(line + "\n")
+
     def reply(self, status, body, headers=None, ctype="application/json"):
         data = body if isinstance(body, bytes) else (json.dumps(body) if not isinstance(body, str) else body).encode()
         self.send_response(status)
@@ -214,6 +268,12 @@ class Handler(BaseHTTPRequestHandler):
 
     # ---------------------------------------------------------------- GET
     def do_GET(self):
+        try:
+            self.get()
+        finally:
+            self.record("GET")
+
+    def get(self):
         path = urllib.parse.urlsplit(self.path).path
         if path == "/control/stats":
             with lock:
@@ -236,9 +296,15 @@ class Handler(BaseHTTPRequestHandler):
 
     # --------------------------------------------------------------- POST
     def do_POST(self):
+        raw = self.body()
+        try:
+            self.post(raw)
+        finally:
+            self.record("POST", raw)
+
+    def post(self, raw):
         parts = urllib.parse.urlsplit(self.path)
         path, params = parts.path, dict(urllib.parse.parse_qsl(parts.query))
-        raw = self.body()
         if path == "/control/fault":
             with lock:
                 set_fault(raw.decode().strip())
@@ -332,6 +398,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_result(TYPES_META, TYPES_DATA)
         if PG_DSN:
             return self.warehouse(sql)
+        if SQLITE_PATH:
+            return self.sqlite_mode(raw, params, kind)
         rel = re.search(r"\bFROM\s+([A-Za-z_][\w.]*)", sql, re.I)
         if rel:
             start = rel.start(1)
@@ -340,6 +408,26 @@ class Handler(BaseHTTPRequestHandler):
                                                     "Check the table name and the database."))
         return self.reply(400, structured_error("syntax error at or near \"%s\"" % (norm.split(" ")[0] if norm else ""),
                                                 "SYNTAX_ERROR", "1100", 0, 0))
+
+    def sqlite_mode(self, raw, params, kind):
+        """SQLite mode: a Firebolt statement on the SQLite file (see the docstring)."""
+        try:
+            sql = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            return self.reply(400, structured_error("the query is not valid UTF-8 (byte %d)" % e.start,
+                                                    "INVALID_INPUT", "1001", e.start, e.start + 1))
+        try:
+            with SQLITE_LOCK:
+                out = fb_sqlite_execute(sql, params.get("standard_conforming_strings", "true") != "false",
+                                        readonly=(kind == "readonly"))
+        except FbSqlError as e:
+            start = e.pos
+            line = sql.count("\n", 0, start) + 1
+            return self.reply(e.status, structured_error(e.desc, e.name, e.code, start, start, e.resolution, line))
+        if out is None:
+            return self.reply(200, b"")
+        meta, data = out
+        return self.send_result(meta, data)
 
     def send_result(self, meta, data):
         body = {"query": {"query_id": secrets.token_hex(8)}, "meta": meta, "data": data, "rows": len(data),
@@ -670,6 +758,388 @@ def fb_value(v):
     if isinstance(v, list):
         return [fb_value(x) for x in v]
     return str(v)
+
+
+# ------------------------------------------------------------- SQLite mode --
+SQLITE_PATH = os.environ.get("FB_SQLITE", "")
+RECORD = os.environ.get("FB_RECORD", "")
+SQLITE_LOCK = threading.Lock()
+_sqlite = []
+
+
+class FbSqlError(Exception):
+    def __init__(self, desc, name="SYNTAX_ERROR", code="1100", pos=0, status=400, resolution=None):
+        super().__init__(desc)
+        self.desc, self.name, self.code, self.pos, self.status = desc, name, code, pos, status
+        self.resolution = resolution or "Check the query and try again."
+
+
+FB_TYPES = {"text": "TEXT", "string": "TEXT", "varchar": "TEXT", "integer": "INTEGER", "int": "INTEGER",
+            "int4": "INTEGER", "bigint": "BIGINT", "long": "BIGINT", "int8": "BIGINT", "double": "DOUBLE PRECISION",
+            "float8": "DOUBLE PRECISION", "float": "DOUBLE PRECISION", "real": "REAL", "float4": "REAL",
+            "boolean": "BOOLEAN", "bool": "BOOLEAN", "date": "DATE", "pgdate": "DATE", "timestamp": "TIMESTAMP",
+            "timestampntz": "TIMESTAMP"}
+META_NAMES = {"TEXT": "text", "INTEGER": "integer", "BIGINT": "bigint", "DOUBLE PRECISION": "double precision",
+              "REAL": "real", "BOOLEAN": "boolean", "DATE": "date", "TIMESTAMP": "timestamp"}
+TS_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2}):(\d{2})(\.\d{1,6})?)?")
+
+
+def fb_tokens(sql, standard):
+    """(kind, value, pos): str, num, id (lower-cased), qid, p (punctuation)."""
+    out, i, n = [], 0, len(sql)
+    while i < n:
+        ch = sql[i]
+        if ch.isspace():
+            i += 1
+        elif sql.startswith("--", i):
+            j = sql.find("\n", i)
+            i = n if j < 0 else j + 1
+        elif ch == "'":
+            start, i, val = i, i + 1, []
+            while True:
+                if i >= n:
+                    raise FbSqlError("unterminated string literal", pos=start)
+                c = sql[i]
+                if c == "'":
+                    if i + 1 < n and sql[i + 1] == "'":
+                        val.append("'")
+                        i += 2
+                        continue
+                    i += 1
+                    break
+                if c == "\\" and not standard and i + 1 < n:
+                    val.append({"n": "\n", "t": "\t", "r": "\r"}.get(sql[i + 1], sql[i + 1]))
+                    i += 2
+                    continue
+                val.append(c)
+                i += 1
+            text = "".join(val)
+            if "\0" in text:
+                raise FbSqlError("null bytes are not supported in TEXT literals", "INVALID_INPUT", "1001", start)
+            out.append(("str", text, start))
+        elif ch == '"':
+            j = sql.find('"', i + 1)
+            if j < 0:
+                raise FbSqlError("unterminated quoted identifier", pos=i)
+            out.append(("qid", sql[i + 1:j], i))
+            i = j + 1
+        elif ch.isdigit() or (ch == "." and i + 1 < n and sql[i + 1].isdigit()):
+            m = re.compile(r"\d*\.?\d*(?:[eE][-+]?\d+)?").match(sql, i)
+            out.append(("num", m.group(0), i))
+            i = m.end()
+        elif ch.isalpha() or ch == "_":
+            m = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*").match(sql, i)
+            out.append(("id", m.group(0).lower(), i))
+            i = m.end()
+        elif ch in "(),;*=-.":
+            out.append(("p", ch, i))
+            i += 1
+        else:
+            raise FbSqlError("syntax error at or near \"%s\"" % ch, pos=i)
+    return out
+
+
+class Parser:
+    def __init__(self, toks, end):
+        self.t, self.i, self.end = toks, 0, end
+
+    def peek(self, k=0):
+        return self.t[self.i + k] if self.i + k < len(self.t) else ("eof", None, self.end)
+
+    def pos(self):
+        return self.peek()[2]
+
+    def word(self, *words):
+        k, v, _ = self.peek()
+        if k == "id" and v in words:
+            self.i += 1
+            return v
+        return None
+
+    def expect_word(self, *words):
+        w = self.word(*words)
+        if not w:
+            raise FbSqlError("syntax error at or near \"%s\": expected %s" % (self.peek()[1] or "end of input",
+                                                                           " or ".join(w.upper() for w in words)),
+                             pos=self.pos())
+        return w
+
+    def punct(self, ch):
+        k, v, _ = self.peek()
+        if k == "p" and v == ch:
+            self.i += 1
+            return True
+        return False
+
+    def expect_punct(self, ch):
+        if not self.punct(ch):
+            raise FbSqlError("syntax error at or near \"%s\": expected \"%s\"" % (self.peek()[1] or "end of input", ch),
+                             pos=self.pos())
+
+    def name(self):
+        k, v, p = self.peek()
+        if k in ("id", "qid"):
+            self.i += 1
+            return v
+        raise FbSqlError("syntax error at or near \"%s\": expected a name" % (v or "end of input"), pos=p)
+
+    def done(self):
+        self.punct(";")
+        if self.peek()[0] != "eof":
+            raise FbSqlError("syntax error at or near \"%s\": one statement per request" % self.peek()[1],
+                             pos=self.pos())
+
+    def literal(self):
+        """(type, value): str, int, float, null, bool, timestamp, date."""
+        k, v, p = self.peek()
+        neg = False
+        if k == "p" and v == "-":
+            self.i += 1
+            neg = True
+            k, v, p = self.peek()
+            if k != "num":
+                raise FbSqlError("syntax error at or near \"-\"", pos=p)
+        if k == "num":
+            self.i += 1
+            if re.fullmatch(r"\d+", v):
+                return ("int", -int(v) if neg else int(v), p)
+            return ("float", -float(v) if neg else float(v), p)
+        if k == "str":
+            self.i += 1
+            return ("str", v, p)
+        if k == "id" and v in ("null", "true", "false"):
+            self.i += 1
+            return ("null", None, p) if v == "null" else ("bool", v == "true", p)
+        if k == "id" and v in ("timestamp", "date") and self.peek(1)[0] == "str":
+            self.i += 2
+            return (v, self.t[self.i - 1][1], p)
+        raise FbSqlError("syntax error at or near \"%s\": expected a literal" % (v or "end of input"), pos=p)
+
+
+def sqlite_db():
+    if not _sqlite:
+        db = sqlite3.connect(SQLITE_PATH, check_same_thread=False, isolation_level=None)
+        db.execute("CREATE TABLE IF NOT EXISTS _fb_columns (tbl TEXT, pos INTEGER, col TEXT, type TEXT, "
+                   "nullable INTEGER, PRIMARY KEY (tbl, pos))")
+        _sqlite.append(db)
+    return _sqlite[0]
+
+
+def catalog(db, table):
+    return [(c, t, bool(nl)) for c, t, nl in
+            db.execute("SELECT col, type, nullable FROM _fb_columns WHERE tbl = ? ORDER BY pos", (table,))]
+
+
+def coerce(lit, col, ctype, nullable):
+    kind, v, p = lit
+    if kind == "null":
+        if not nullable:
+            raise FbSqlError("null mismatch: NULL inserted into column '%s', which is NOT NULL" % col,
+                             "NULL_MISMATCH", "1106", p)
+        return None
+    bad = FbSqlError("type mismatch: column '%s' is %s, the value is %s" % (col, ctype, kind), "TYPE_MISMATCH",
+                     "1105", p)
+    if ctype == "TEXT":
+        if kind != "str":
+            raise bad
+        return v
+    if ctype in ("INTEGER", "BIGINT"):
+        if kind != "int":
+            raise bad
+        if ctype == "INTEGER" and not -2**31 <= v < 2**31:
+            raise FbSqlError("value %d out of range for INTEGER column '%s'" % (v, col), "TYPE_MISMATCH", "1105", p)
+        return v
+    if ctype in ("DOUBLE PRECISION", "REAL"):
+        if kind not in ("int", "float"):
+            raise bad
+        return float(v)
+    if ctype == "BOOLEAN":
+        if kind != "bool":
+            raise bad
+        return 1 if v else 0
+    if ctype in ("TIMESTAMP", "DATE"):
+        if kind not in ("str", "timestamp", "date"):
+            raise bad
+        m = TS_RE.fullmatch(v.strip())
+        try:
+            ok = m is not None and datetime.datetime(int(m.group(1)), int(m.group(2)), int(m.group(3)),
+                                                     int(m.group(4) or 0), int(m.group(5) or 0), int(m.group(6) or 0))
+        except ValueError:
+            ok = False
+        if not ok:
+            raise FbSqlError("invalid %s value '%s' for column '%s'" % (ctype, v, col), "TYPE_MISMATCH", "1105", p)
+        if ctype == "DATE":
+            return "%s-%s-%s" % m.group(1, 2, 3)
+        return "%s-%s-%s %s:%s:%s%s" % (m.group(1), m.group(2), m.group(3), m.group(4) or "00", m.group(5) or "00",
+                                        m.group(6) or "00", m.group(7) or "")
+    raise bad
+
+
+def fb_sqlite_execute(sql, standard, readonly=False):
+    """One statement; None for no result set, else (meta, data)."""
+    ps = Parser(fb_tokens(sql, standard), len(sql))
+    db = sqlite_db()
+    verb = ps.expect_word("create", "insert", "select")
+    if verb in ("create", "insert") and readonly:
+        raise FbSqlError("permission denied: the role of this service account's user lacks the %s privilege "
+                         "in database" % verb.upper(), "PERMISSION_DENIED", "1107", 0, status=403,
+                         resolution="Grant the privilege to the user's role, or use another account.")
+    if verb == "create":
+        ps.word("fact", "dimension")
+        ps.expect_word("table")
+        if_not_exists = False
+        if ps.word("if"):
+            ps.expect_word("not")
+            ps.expect_word("exists")
+            if_not_exists = True
+        tpos = ps.pos()
+        table = ps.name()
+        ps.expect_punct("(")
+        cols = []
+        while True:
+            cpos = ps.pos()
+            col = ps.name()
+            k, t, tp = ps.peek()
+            if k != "id" or t not in FB_TYPES:
+                raise FbSqlError("unknown data type \"%s\"" % (t or "end of input"), pos=tp)
+            ps.i += 1
+            ctype = FB_TYPES[t]
+            if t == "double":
+                ps.word("precision")
+            nullable = False
+            if ps.word("null"):
+                nullable = True
+            elif ps.word("not"):
+                ps.expect_word("null")
+            if any(c[0] == col for c in cols):
+                raise FbSqlError("column \"%s\" specified more than once" % col, pos=cpos)
+            cols.append((col, ctype, nullable))
+            if ps.punct(")"):
+                break
+            ps.expect_punct(",")
+        if ps.word("primary"):
+            ps.expect_word("index")
+            while True:
+                ipos = ps.pos()
+                ic = ps.name()
+                found = [c for c in cols if c[0] == ic]
+                if not found:
+                    raise FbSqlError("primary index column \"%s\" is not a column of the table" % ic,
+                                     "COLUMN_NOT_FOUND", "1102", ipos)
+                if found[0][2]:
+                    raise FbSqlError("nullable column \"%s\" cannot be used in a primary index" % ic, pos=ipos)
+                if not ps.punct(","):
+                    break
+        ps.done()
+        if catalog(db, table):
+            if if_not_exists:
+                return None
+            raise FbSqlError("relation \"%s\" already exists" % table, "RELATION_EXISTS", "1104", tpos)
+        affinity = {"TEXT": "TEXT", "INTEGER": "INTEGER", "BIGINT": "INTEGER", "DOUBLE PRECISION": "REAL",
+                    "REAL": "REAL", "BOOLEAN": "INTEGER", "DATE": "TEXT", "TIMESTAMP": "TEXT"}
+        db.execute("BEGIN")
+        db.execute("CREATE TABLE \"%s\" (%s)" % (table.replace('"', '""'), ", ".join(
+            "\"%s\" %s" % (c.replace('"', '""'), affinity[t]) for c, t, _ in cols)))
+        db.executemany("INSERT INTO _fb_columns VALUES (?, ?, ?, ?, ?)",
+                       [(table, k, c, t, int(nl)) for k, (c, t, nl) in enumerate(cols)])
+        db.execute("COMMIT")
+        return None
+    if verb == "insert":
+        ps.expect_word("into")
+        tpos = ps.pos()
+        table = ps.name()
+        cat = catalog(db, table)
+        if not cat:
+            raise FbSqlError("relation \"%s\" does not exist" % table, "RELATION_NOT_FOUND", "1101", tpos,
+                             resolution="Check the table name and the database.")
+        names = [c for c, _, _ in cat]
+        cols = names
+        if ps.punct("("):
+            cols = []
+            while True:
+                cpos = ps.pos()
+                c = ps.name()
+                if c not in names:
+                    raise FbSqlError("column \"%s\" does not exist in table \"%s\"" % (c, table), "COLUMN_NOT_FOUND",
+                                     "1102", cpos)
+                cols.append(c)
+                if ps.punct(")"):
+                    break
+                ps.expect_punct(",")
+        ps.expect_word("values")
+        types = {c: (t, nl) for c, t, nl in cat}
+        for c, t, nl in cat:
+            if c not in cols and not nl:
+                raise FbSqlError("null mismatch: column '%s' is NOT NULL and has no value" % c, "NULL_MISMATCH",
+                                 "1106", tpos)
+        rows = []
+        while True:
+            rpos = ps.pos()
+            ps.expect_punct("(")
+            vals = []
+            while True:
+                vals.append(ps.literal())
+                if ps.punct(")"):
+                    break
+                ps.expect_punct(",")
+            if len(vals) != len(cols):
+                raise FbSqlError("INSERT has %d values for %d columns" % (len(vals), len(cols)), pos=rpos)
+            rows.append([coerce(v, c, *types[c]) for v, c in zip(vals, cols)])
+            if not ps.punct(","):
+                break
+        ps.done()
+        db.execute("BEGIN")
+        db.executemany("INSERT INTO \"%s\" (%s) VALUES (%s)" % (table.replace('"', '""'), ", ".join(
+            "\"%s\"" % c.replace('"', '""') for c in cols), ", ".join("?" for _ in cols)), rows)
+        db.execute("COMMIT")
+        return None
+    # SELECT
+    sel = []
+    if not ps.punct("*"):
+        while True:
+            sel.append((ps.pos(), ps.name()))
+            if not ps.punct(","):
+                break
+    ps.expect_word("from")
+    tpos = ps.pos()
+    table = ps.name()
+    cat = catalog(db, table)
+    if not cat:
+        raise FbSqlError("relation \"%s\" does not exist" % table, "RELATION_NOT_FOUND", "1101", tpos,
+                         resolution="Check the table name and the database.")
+    types = {c: (t, nl) for c, t, nl in cat}
+    for p, c in sel:
+        if c not in types:
+            raise FbSqlError("column \"%s\" does not exist" % c, "COLUMN_NOT_FOUND", "1102", p)
+    cols = [c for _, c in sel] or [c for c, _, _ in cat]
+    where, args, order = "", [], ""
+    if ps.word("where"):
+        wpos = ps.pos()
+        wc = ps.name()
+        if wc not in types:
+            raise FbSqlError("column \"%s\" does not exist" % wc, "COLUMN_NOT_FOUND", "1102", wpos)
+        ps.expect_word("in")
+        ps.expect_punct("(")
+        while True:
+            args.append(coerce(ps.literal(), wc, types[wc][0], True))
+            if ps.punct(")"):
+                break
+            ps.expect_punct(",")
+        where = " WHERE \"%s\" IN (%s)" % (wc, ", ".join("?" for _ in args))
+    if ps.word("order"):
+        ps.expect_word("by")
+        opos = ps.pos()
+        oc = ps.name()
+        if oc not in types:
+            raise FbSqlError("column \"%s\" does not exist" % oc, "COLUMN_NOT_FOUND", "1102", opos)
+        order = " ORDER BY \"%s\" %s" % (oc, (ps.word("asc", "desc") or "asc").upper())
+    ps.done()
+    data = []
+    for row in db.execute("SELECT %s FROM \"%s\"%s%s" % (", ".join("\"%s\"" % c for c in cols), table, where, order),
+                          args):
+        data.append([(bool(v) if v is not None and types[c][0] == "BOOLEAN" else v) for v, c in zip(row, cols)])
+    meta = [{"name": c, "type": META_NAMES[types[c][0]] + (" null" if types[c][1] else "")} for c in cols]
+    return meta, data
 
 
 class Server(ThreadingHTTPServer):
