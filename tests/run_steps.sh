@@ -6,14 +6,15 @@
 tap_tmpdir
 plugin_dir_with tp_rows.so tp_sum.so tp_flaky_action.so
 
-# conf NAME ROWS FAIL_TIMES ACTION-OPTIONS ROUTE-EXTRA PIPELINE-EXTRA
+# conf NAME ROWS FAIL_TIMES ACTION-OPTIONS ROUTE-EXTRA PIPELINE-EXTRA (outbox = false: every
+# scenario delivers afresh to the flaky sink; the outbox is tested in tests/outbox.sh)
 conf() {
     cat > "$TMP/$1.conf" <<C
 plugin_dir = "$TMP/plugins";
 state_dir = "state";
 retry = { interval = 0.01; backoff_rate = 2.0; max_attempts = 3; };
 sources = { gen = { plugin = "tp_rows"; rows = $2; fail_times = $3; rows_per_chunk = 1000; }; };
-actions = { sink = { plugin = "tp_flaky"; path = "$1.deliveries"; $4 }; };
+actions = { sink = { plugin = "tp_flaky"; outbox = false; path = "$1.deliveries"; $4 }; };
 pipelines = { p = { analysis = "A5"; inputs = { rows = { source = "gen"; query = "all"; }; };
                     actions = ( { action = "sink"; $5 } ); $6 }; };
 C

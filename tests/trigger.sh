@@ -8,7 +8,7 @@ cat > "$TMP/t.conf" <<C
 plugin_dir = "$TMP/plugins";
 state_dir = "state";
 sources = { gen = { plugin = "tp_rows"; rows = 100; }; };
-actions = { sink = { plugin = "tp_flaky"; path = "deliveries"; }; };
+actions = { sink = { plugin = "tp_flaky"; outbox = false; path = "deliveries"; }; };
 pipelines = { anomalies = { analysis = "A5"; options = { findings = 6; };
                             inputs = { rows = { source = "gen"; query = "all"; }; }; actions = ( "sink" ); }; };
 C

@@ -53,5 +53,5 @@ static const revops_option_def options[] = {
     { "path", REVOPS_OPT_PATH, 1, NULL, 0, 0, NULL, 0, "where to write" },
     { NULL, 0, 0, NULL, 0, 0, NULL, 0, NULL },
 };
-static const revops_action_vtable vt = { h_open, h_deliver, h_close };
+static const revops_action_vtable vt = { .open = h_open, .deliver = h_deliver, .close = h_close };
 REVOPS_PLUGIN = { REVOPS_PLUGIN_HEADER, REVOPS_KIND_ACTION, "hello", "0.1.0", "greets every finding", options, { .action = &vt } };
