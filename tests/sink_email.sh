@@ -67,14 +67,16 @@ PY
 
 # conf NAME PORT ACTION-OPTIONS: tp_rows -> tp_json_findings -> the email action "mail".
 conf() {
+    url="url = \"smtp://127.0.0.1:$2\"; starttls = false;" from='from = "revops <alerts@example.com>";'
+    case "$3" in *"url ="*) url=;; esac
+    case "$3" in *"from ="*) from=;; esac
     cat > "$TMP/$1.conf" <<C
 plugin_dir = "$TMP/plugins";
 state_dir = "$TMP/state-$1";
 log = { level = "debug"; };
 retry = { interval = 0.05; backoff_rate = 2.0; max_attempts = 3; };
 sources = { gen = { plugin = "tp_rows"; rows = 2; }; };
-actions = { mail = { plugin = "email"; url = "smtp://127.0.0.1:$2"; starttls = false; from = "revops <alerts@example.com>";
-                     $3 }; };
+actions = { mail = { plugin = "email"; $url $from $3 }; };
 pipelines = { p = { analysis = "A5"; options = { path = "$TMP/findings.jsonl"; };
                     inputs = { rows = { source = "gen"; query = "all"; }; };
                     actions = ( { action = "mail"; min_priority = "low"; } ); }; };
@@ -92,8 +94,8 @@ mails() {
 import email, email.policy, hashlib, html.parser, json, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]
 ms = [email.message_from_string(r["data"], policy=email.policy.default) for r in recs]
-def by(acct):
-    return [m for m in ms if acct in m.get_body(("plain",)).get_content()][0]
+def by(what):  # the message whose text part or subject holds `what`
+    return [m for m in ms if what in m.get_body(("plain",)).get_content() or what in m["subject"]][0]
 def text(m): return m.get_body(("plain",)).get_content()
 def htm(m): return m.get_body(("html",)).get_content()
 def raw_headers(r): return r["data"].split("\n\n", 1)[0] if "\n\n" in r["data"] else r["data"].split("\r\n\r\n", 1)[0]
@@ -116,7 +118,7 @@ conf plain "$plain_PORT" 'to = [ "Ops Team <ops@example.com>" ]; cc = [ "cfo@exa
 run plain
 is "$rc" 0 "three findings mailed (exit 0)"
 is "$(count plain.rec)" 3 "three messages accepted by the SMTP server"
-is "$(mails plain.rec 'print(sorted(set((m.get_content_type(), tuple(p.get_content_type() for p in m.walk())[1:]) for m in ms))))')" \
+is "$(mails plain.rec 'print(sorted(set((m.get_content_type(), tuple(p.get_content_type() for p in m.walk())[1:]) for m in ms)))')" \
     "[('multipart/alternative', ('text/plain', 'text/html'))]" "each is multipart/alternative: text/plain then text/html"
 is "$(mails plain.rec 'm = by("acct-001"); print(m["to"], "|", m["cc"], "|", m["from"])')" \
     "Ops Team <ops@example.com>, owner.one@example.com | cfo@example.com | revops <alerts@example.com>" \
@@ -188,12 +190,12 @@ conf tmpl "$plain_PORT" 'to = [ "ops@example.com" ]; subject = "Alert {{account_
 : > "$TMP/plain.rec"
 run tmpl
 is "$(count plain.rec)" 3 "templates: three messages"
-is "$(mails plain.rec 'print(htm(by("acct-002")).strip())')" '<p class="x">Plain Co</p><p>0055g00000AbCdE</p>' "the html template, as written"
-is "$(mails plain.rec 'h = htm(by("acct-003")); print(tags(h), h[:60])')" \
-    "['p', 'p'] <p class=\"x\">&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;Co" \
+is "$(mails plain.rec 'print(htm(by("Plain Co")).strip())')" '<p class="x">Plain Co</p><p>0055g00000AbCdE</p>' "the html template, as written"
+is "$(mails plain.rec 'h = htm(by("Hostile")); print(tags(h), "<p class=\"x\">&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;Co&#39; &lt;!channel&gt;AAA" in h)')" \
+    "['p', 'p'] True" \
     "a hostile value in the html template is escaped: no tag added"
-is "$(mails plain.rec 'print(text(by("acct-002")).strip())')" "Account Plain Co: 1. Start the renewal" "the text template"
-is "$(mails plain.rec 'm = by("acct-003"); print(m["bcc"], m["x-injected"], len(m["subject"]) <= 420, m["subject"].endswith("Hostile  Bcc: victim@example.com  X-Injected: yes"))')" \
+is "$(mails plain.rec 'print(text(by("Plain Co")).strip())')" "Account Plain Co: 1. Start the renewal" "the text template"
+is "$(mails plain.rec 'm = by("Hostile"); print(m["bcc"], m["x-injected"], len(m["subject"]) <= 420, m["subject"].endswith("Hostile  Bcc: victim@example.com  X-Injected: yes"))')" \
     "None None True True" "subject template: no injected header; each value cut to 200 characters"
 
 # ------------------------------------------------ one recipient refused (550 on RCPT TO)
@@ -204,7 +206,7 @@ is "$(count rcpt.rec)" 2 "the two other findings are delivered"
 like "$TMP/rcpt.err" "(account acct-001) not delivered: mail to ops@example.com via smtp://127.0.0.1:$rcpt_PORT: Failed sending data to the peer (SMTP 550)" \
     "the refused one is an ERROR with the host's reason and the SMTP code"
 unlike "$TMP/rcpt.err" "deliveries will be retried" "a 550 is final: the core does not retry it"
-is "$(grep -c 'rcpt Owner.One' "$TMP/rcpt.log")" 3 "one delivery attempt (the host's own 3 tries, libcurl calls a refused RCPT transient)"
+is "$(grep -ci 'rcpt owner.one@example.com' "$TMP/rcpt.log")" 3 "one delivery attempt (the host's own 3 tries, libcurl calls a refused RCPT transient)"
 run rcpt
 is "$(count rcpt.rec)" 2 "second run: the delivered two are not sent again"
 
@@ -273,7 +275,7 @@ bad userurl 'to = [ "ops@example.com" ]; url = "smtp://mailer:hunter2@127.0.0.1:
     "credentials in the url"
 unlike "$TMP/userurl.err" "hunter2" "which are not shown"
 bad http 'to = [ "ops@example.com" ]; url = "http://127.0.0.1:25";' "option url must be smtp://HOST[:PORT]" "an http:// url"
-bad clear 'to = [ "ops@example.com" ]; url = "smtp://mail.example.com:25"; username = "u"; password = "env:SMTP_PASSWORD";' \
+bad clear 'to = [ "ops@example.com" ]; url = "smtp://mail.example.com:25"; starttls = false; username = "u"; password = "env:SMTP_PASSWORD";' \
     "option starttls = false with a password" "a password without TLS off loopback"
 no_secret clear "no password in that refusal"
 conf quoted "$plain_PORT" 'to = [ "\"Doe, Jane\" <jane@example.com>" ];'
