@@ -8,6 +8,7 @@
 #include "core.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -191,13 +192,28 @@ static void read_instances(revops_config *c, const config_setting_t *root, const
                 else ci->max_chunk_bytes = (size_t)v;
             }
         }
+        if (kind == REVOPS_KIND_ACTION) {
+            /* An alert goes through the outbox unless its plugin says it is
+             * an output that wants every run's findings. */
+            const revops_plugin *pd = ci->plugin ? ci->plugin->desc : NULL;
+            ci->outbox = !(pd && pd->abi_minor >= 5 && (pd->vt.action->flags & REVOPS_ACTION_EVERY_RUN));
+            const config_setting_t *ob = member(c, s, "outbox", CONFIG_TYPE_BOOL, 0, what, d);
+            if (ob) ci->outbox = config_setting_get_bool(ob);
+            const config_setting_t *bt = member(c, s, "batch", CONFIG_TYPE_INT, 0, what, d);
+            if (bt) {
+                long long v = config_setting_get_int64(bt);
+                if (v < 0 || v > 1000000)
+                    diag_add(d, S_FILE(bt, c), S_LINE(bt), "%s: 'batch' = %lld is outside the allowed range 0..1000000 (0: every routed finding in one call)", what, v);
+                else ci->batch = (size_t)v;
+            }
+        }
         if (kind == REVOPS_KIND_SOURCE) {
             const config_setting_t *fg = member(c, s, "fields", CONFIG_TYPE_GROUP, 0, what, d);
             if (fg) config_read_fields(c, ci, fg, what, d);
         }
         if (ci->plugin) {
             static const char *const src_reserved[] = { "plugin", "rows_per_chunk", "max_chunk_bytes", "fields", NULL };
-            static const char *const act_reserved[] = { "plugin", NULL };
+            static const char *const act_reserved[] = { "plugin", "outbox", "batch", NULL };
             char *w = xasprintf("%s (plugin %s)", what, ci->plugin->desc->name);
             ci->opts = options_from_config(ci->plugin->desc->options, s,
                                            kind == REVOPS_KIND_SOURCE ? src_reserved : act_reserved, w, c->path, d);
@@ -377,58 +393,130 @@ static void read_inputs(revops_config *c, conf_pipeline *p, const config_setting
     sb_free(&known);
 }
 
-static void read_routes(revops_config *c, conf_pipeline *p, const config_setting_t *g, const char *what, diag *d)
+static void route_strings(revops_config *c, const config_setting_t *l, const char *rw, const char *key, char ***out,
+                          size_t *nout, diag *d)
 {
-    int n = config_setting_length(g);
-    p->routes = xcalloc((size_t)n, sizeof *p->routes);
-    for (int i = 0; i < n; i++) {
-        const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
-        char *rw = xasprintf("%s action #%d", what, i + 1);
-        conf_route *r = &p->routes[p->nroutes];
-        r->priorities = 0xF;
-        const char *aname = NULL;
-        const config_setting_t *where = s;
-        if (config_setting_type(s) == CONFIG_TYPE_STRING) {
-            aname = config_setting_get_string(s);
-        } else if (config_setting_type(s) == CONFIG_TYPE_GROUP) {
-            static const char *const keys[] = { "action", "priorities", "min_priority", "min_score", NULL };
-            check_keys(c, s, keys, rw, d);
-            const config_setting_t *a = member(c, s, "action", CONFIG_TYPE_STRING, 1, rw, d);
-            if (a) aname = config_setting_get_string(a), where = a;
-            const config_setting_t *pr = member(c, s, "priorities", CONFIG_TYPE_LIST, 0, rw, d);
-            const config_setting_t *mp = member(c, s, "min_priority", CONFIG_TYPE_STRING, 0, rw, d);
-            if (pr && mp)
-                diag_add(d, S_FILE(mp, c), S_LINE(mp), "%s: set either 'priorities' or 'min_priority', not both", rw);
-            if (pr) {
-                r->priorities = 0;
-                for (int k = 0; k < config_setting_length(pr); k++) {
-                    const config_setting_t *e = config_setting_get_elem(pr, (unsigned)k);
-                    if (config_setting_type(e) != CONFIG_TYPE_STRING) {
-                        diag_add(d, S_FILE(pr, c), S_LINE(pr), "%s: 'priorities' must list strings (low, medium, high, critical)", rw);
-                        continue;
-                    }
-                    int v = enum_pick(c, e, priority_names, rw, "priorities", d);
-                    if (v >= 0) r->priorities |= 1u << v;
+    int n = config_setting_length(l);
+    *out = xcalloc((size_t)n + 1, sizeof **out);
+    for (int k = 0; k < n; k++) {
+        const config_setting_t *e = config_setting_get_elem(l, (unsigned)k);
+        if (config_setting_type(e) != CONFIG_TYPE_STRING || !config_setting_get_string(e)[0]) {
+            diag_add(d, S_FILE(l, c), S_LINE(l), "%s: '%s' must list non-empty strings", rw, key);
+            continue;
+        }
+        (*out)[(*nout)++] = xstrdup(config_setting_get_string(e));
+    }
+}
+
+/* One routing rule: an action name, or a group selecting findings by
+ * priority, score, analysis and account owner.  Returns the action's
+ * setting (for messages) and fills r; r->action NULL when it names none. */
+static void read_route(revops_config *c, const config_setting_t *s, const char *rw, conf_route *r, diag *d)
+{
+    static const char *const analysis_names[] = { "A1", "A2", "A3", "A4", "A5", "A6", NULL };
+    memset(r, 0, sizeof *r);
+    r->priorities = 0xF;
+    const char *aname = NULL;
+    const config_setting_t *where = s;
+    if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+        aname = config_setting_get_string(s);
+    } else if (config_setting_type(s) == CONFIG_TYPE_GROUP) {
+        static const char *const keys[] = { "action", "priorities", "min_priority", "min_score", "analyses", "owners",
+                                            NULL };
+        check_keys(c, s, keys, rw, d);
+        const config_setting_t *a = member(c, s, "action", CONFIG_TYPE_STRING, 1, rw, d);
+        if (a) aname = config_setting_get_string(a), where = a;
+        const config_setting_t *pr = member(c, s, "priorities", CONFIG_TYPE_LIST, 0, rw, d);
+        const config_setting_t *mp = member(c, s, "min_priority", CONFIG_TYPE_STRING, 0, rw, d);
+        if (pr && mp)
+            diag_add(d, S_FILE(mp, c), S_LINE(mp), "%s: set either 'priorities' or 'min_priority', not both", rw);
+        if (pr) {
+            r->priorities = 0;
+            for (int k = 0; k < config_setting_length(pr); k++) {
+                const config_setting_t *e = config_setting_get_elem(pr, (unsigned)k);
+                if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+                    diag_add(d, S_FILE(pr, c), S_LINE(pr), "%s: 'priorities' must list strings (low, medium, high, critical)", rw);
+                    continue;
                 }
-            }
-            if (mp) {
-                int v = enum_pick(c, mp, priority_names, rw, "min_priority", d);
-                if (v >= 0) r->priorities = 0xFu & ~((1u << v) - 1);
-            }
-            read_number(c, s, "min_score", 0, 1, &r->min_score, rw, d);
-        } else {
-            diag_add(d, S_FILE(s, c), S_LINE(s), "%s must be an action name or a group { action = \"...\"; min_priority = \"...\"; }", rw);
-        }
-        if (aname) {
-            r->action = find_instance(c->actions, c->nactions, aname);
-            if (!r->action) {
-                char *names = instance_names(c->actions, c->nactions);
-                diag_add(d, S_FILE(where, c), S_LINE(where), "%s: action '%s' is not defined (actions: %s)", rw, aname, names);
-                free(names);
-            } else {
-                p->nroutes++;
+                int v = enum_pick(c, e, priority_names, rw, "priorities", d);
+                if (v >= 0) r->priorities |= 1u << v;
             }
         }
+        if (mp) {
+            int v = enum_pick(c, mp, priority_names, rw, "min_priority", d);
+            if (v >= 0) r->priorities = 0xFu & ~((1u << v) - 1);
+        }
+        read_number(c, s, "min_score", 0, 1, &r->min_score, rw, d);
+        const config_setting_t *an = member(c, s, "analyses", CONFIG_TYPE_LIST, 0, rw, d);
+        for (int k = 0; an && k < config_setting_length(an); k++) {
+            const config_setting_t *e = config_setting_get_elem(an, (unsigned)k);
+            if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+                diag_add(d, S_FILE(an, c), S_LINE(an), "%s: 'analyses' must list analysis types (A1 .. A6)", rw);
+                continue;
+            }
+            int v = enum_pick(c, e, analysis_names, rw, "analyses", d);
+            if (v >= 0) r->analyses |= 1u << v;
+        }
+        const config_setting_t *ow = member(c, s, "owners", CONFIG_TYPE_LIST, 0, rw, d);
+        if (ow) route_strings(c, ow, rw, "owners", &r->owners, &r->nowners, d);
+    } else {
+        diag_add(d, S_FILE(s, c), S_LINE(s), "%s must be an action name or a group { action = \"...\"; min_priority = \"...\"; }", rw);
+    }
+    if (aname) {
+        r->action = find_instance(c->actions, c->nactions, aname);
+        if (!r->action) {
+            char *names = instance_names(c->actions, c->nactions);
+            diag_add(d, S_FILE(where, c), S_LINE(where), "%s: action '%s' is not defined (actions: %s)", rw, aname, names);
+            free(names);
+        }
+    }
+}
+
+static void route_free(conf_route *r)
+{
+    for (size_t i = 0; i < r->nowners; i++) free(r->owners[i]);
+    free(r->owners);
+}
+
+static void route_add(conf_pipeline *p, const conf_route *r, size_t *cap)
+{
+    if (p->nroutes == *cap) {
+        *cap = *cap ? *cap * 2 : 4;
+        p->routes = xrealloc(p->routes, *cap * sizeof *p->routes);
+    }
+    conf_route *d = &p->routes[p->nroutes++];
+    *d = *r;
+    d->owners = xcalloc(r->nowners + 1, sizeof *d->owners);
+    for (size_t i = 0; i < r->nowners; i++) d->owners[i] = xstrdup(r->owners[i]);
+}
+
+/* A pipeline's own `actions` list, then the top-level `routing` rules whose
+ * `analyses` include its analysis (all of them when a rule names none). */
+static void read_routes(revops_config *c, conf_pipeline *p, const config_setting_t *g, const config_setting_t *global,
+                        const char *what, diag *d)
+{
+    size_t cap = 0;
+    for (int i = 0; g && i < config_setting_length(g); i++) {
+        char *rw = xasprintf("%s action #%d", what, i + 1);
+        conf_route r;
+        read_route(c, config_setting_get_elem(g, (unsigned)i), rw, &r, d);
+        if (r.action) route_add(p, &r, &cap);
+        route_free(&r);
+        free(rw);
+    }
+    static const char *const analysis_names[] = { "A1", "A2", "A3", "A4", "A5", "A6", NULL };
+    int mine = -1;
+    for (int k = 0; p->analysis_type && analysis_names[k]; k++)
+        if (!strcmp(p->analysis_type, analysis_names[k])) mine = k;
+    for (int i = 0; global && i < config_setting_length(global); i++) {
+        char *rw = xasprintf("routing rule #%d", i + 1);
+        conf_route r;
+        /* Each rule is checked once, with the first pipeline. */
+        diag *scratch = diag_new();
+        read_route(c, config_setting_get_elem(global, (unsigned)i), rw, &r, p == c->pipelines ? d : scratch);
+        diag_free(scratch);
+        if (r.action && (!r.analyses || (mine >= 0 && (r.analyses & (1u << mine))))) route_add(p, &r, &cap);
+        route_free(&r);
         free(rw);
     }
 }
@@ -497,7 +585,7 @@ static void read_pipelines(revops_config *c, const config_setting_t *root, diag 
             read_inputs(c, p, inputs, what, d);
         }
         const config_setting_t *acts = member(c, s, "actions", CONFIG_TYPE_LIST, 0, what, d);
-        if (acts) read_routes(c, p, acts, what, d);
+        read_routes(c, p, acts, member(c, root, "routing", CONFIG_TYPE_LIST, 0, "configuration", d), what, d);
         const config_setting_t *sch = member(c, s, "schedule", CONFIG_TYPE_STRING, 0, what, d);
         if (sch) {
             cron_expr ce;
@@ -594,7 +682,7 @@ static void read_globals(revops_config *c, const config_setting_t *root, diag *d
 {
     static const char *const keys[] = { "plugin_dir", "state_dir", "log", "retry", "timeout", "http", "aws",
                                         "sources", "actions", "pipelines", "queries", "query_library", "knowledge_base",
-                                        "models", "classification", "agent", "model_budget", NULL };
+                                        "models", "classification", "agent", "model_budget", "delivery", "routing", NULL };
     check_keys(c, root, keys, "configuration", d);
     c->queries = member(c, root, "queries", CONFIG_TYPE_GROUP, 0, "configuration", d);
     read_query_library(c, root, d);
@@ -631,6 +719,22 @@ static void read_globals(revops_config *c, const config_setting_t *root, diag *d
     }
     const config_setting_t *rt = member(c, root, "retry", CONFIG_TYPE_GROUP, 0, "configuration", d);
     if (rt) read_retry(c, rt, &c->retry, "retry", d);
+    c->delivery = (delivery_policy){ 7, 20, 300, 6 * 3600 };
+    const config_setting_t *dl = member(c, root, "delivery", CONFIG_TYPE_GROUP, 0, "configuration", d);
+    if (dl) {
+        static const char *const dkeys[] = { "suppress_days", "retry_runs", "retry_backoff", "retry_backoff_max", NULL };
+        check_keys(c, dl, dkeys, "delivery", d);
+        read_number(c, dl, "suppress_days", 0, 3650, &c->delivery.suppress_days, "delivery", d);
+        double runs = c->delivery.retry_runs;
+        read_number(c, dl, "retry_runs", 0, 100000, &runs, "delivery", d);
+        if (runs != floor(runs)) {
+            const config_setting_t *rr = config_setting_get_member(dl, "retry_runs");
+            diag_add(d, S_FILE(rr, c), S_LINE(rr), "delivery: 'retry_runs' must be a whole number of runs, not %g", runs);
+        }
+        c->delivery.retry_runs = (int)runs;
+        read_number(c, dl, "retry_backoff", 0, 86400 * 30.0, &c->delivery.retry_backoff, "delivery", d);
+        read_number(c, dl, "retry_backoff_max", 0, 86400 * 30.0, &c->delivery.retry_backoff_max, "delivery", d);
+    }
     read_number(c, root, "timeout", 1, 86400, &c->timeout, "configuration", d);
     const config_setting_t *aws = member(c, root, "aws", CONFIG_TYPE_GROUP, 0, "configuration", d);
     if (aws) {
@@ -741,6 +845,7 @@ void config_free(revops_config *c)
             free(p->inputs[k].query);
         }
         free(p->inputs);
+        for (size_t k = 0; k < p->nroutes; k++) route_free(&p->routes[k]);
         free(p->routes);
         free(p->schedule);
     }

@@ -214,6 +214,14 @@ char *privacy_restore(const privacy *p, const char *text, int json_escape);
 void privacy_note_sent(privacy *p, data_class c);
 data_class privacy_highest_sent(const privacy *p);
 
+/* The outbox's policy (top-level `delivery`). */
+typedef struct delivery_policy {
+    double suppress_days;      /* a delivered, still-open finding is not re-sent for this long */
+    int retry_runs;            /* runs a RETRYing delivery is tried before it is marked failed; 0: forever */
+    double retry_backoff;      /* seconds before it is due again, doubled per run ... */
+    double retry_backoff_max;  /* ... up to this */
+} delivery_policy;
+
 /* ---------------------------------------------------------- config.c -- */
 typedef struct conf_instance {
     char *name;                /* the setting's name: sources.<name> / actions.<name> */
@@ -223,6 +231,8 @@ typedef struct conf_instance {
     size_t rows_per_chunk;     /* sources */
     size_t max_chunk_bytes;    /* sources; 0: no budget */
     field_class *fields;       /* sources: the class of each named field (column) */
+    int outbox;                /* actions: deliver through the outbox (exactly once) */
+    size_t batch;              /* actions: findings per deliver call; 0: all routed */
     size_t nfields;
     const char *file;
     int line;
@@ -241,6 +251,9 @@ typedef struct conf_route {
     conf_instance *action;
     unsigned priorities;       /* bit per revops_priority */
     double min_score;
+    unsigned analyses;         /* bit per A1..A6; 0: any */
+    char **owners;             /* the finding's owner is one of these ("@domain": any at it); none: any */
+    size_t nowners;
 } conf_route;
 
 typedef struct conf_pipeline {
@@ -307,6 +320,7 @@ typedef struct revops_config {
     classification classes;
     conf_agent agent;
     int64_t model_budget;      /* default tokens per pipeline run */
+    delivery_policy delivery;  /* the outbox's suppression and retry across runs */
 } revops_config;
 
 /* config.c's typed lookups, shared with config_model.c. */
@@ -484,6 +498,11 @@ typedef struct input_stats {
 typedef struct action_stats {
     const char *name;
     size_t routed, delivered, failed, retried;
+    size_t to_deliver;         /* handed to the action this run (outbox: new, re-alerts, earlier runs' due) */
+    size_t suppressed;         /* outbox: delivered before, still open, not sent again */
+    size_t from_earlier;       /* outbox: earlier runs' undelivered, delivered again now */
+    size_t deferred;           /* outbox: of failed, kept pending for a later run */
+    size_t held;               /* outbox: failed for good earlier (not retried) */
     char last_error[256];
 } action_stats;
 
@@ -691,5 +710,49 @@ sqlite3_stmt *store_prepare(store *s, const char *sql, char *err, size_t n);
 void store_error(store *s, char *err, size_t n);
 char *store_kv_get(const revops_config *c, const char *action, const char *key, char *err, size_t n);
 int store_kv_put(const revops_config *c, const char *action, const char *key, const char *value, char *err, size_t n);
+
+/* ---------------------------------------------------------- outbox.c -- */
+typedef struct outbox_item {
+    const revops_finding *f;   /* this run's finding, or owned */
+    revops_finding *owned;     /* rebuilt from the store (an earlier run's pending delivery) */
+    char delivery_id[33];
+    int occurrence;
+    int attempts;              /* runs that tried it before this one */
+} outbox_item;
+typedef struct outbox_items {
+    outbox_item *v;
+    size_t n, cap;
+} outbox_items;
+typedef struct outbox_counts {
+    size_t fresh;              /* first alerts and re-alerts queued now */
+    size_t realerted;          /* of which re-alerts (window passed, priority rose, reopened) */
+    size_t pending_again;      /* undelivered from an earlier run, found again now */
+    size_t from_earlier;       /* undelivered from an earlier run, due, not found now */
+    size_t suppressed;         /* delivered before and still open */
+    size_t held;               /* failed for good earlier: `revops outbox --requeue` */
+    size_t unreadable;         /* stored finding could not be rebuilt (reported) */
+} outbox_counts;
+void outbox_delivery_id(const char *fingerprint, const char *action, int occurrence, char out[33]);
+int outbox_record_findings(store *s, const char *run_uid, const char *session, const char *pipeline,
+                           revops_finding *const *f, size_t nf, char *err, size_t n);
+int outbox_close_missing(store *s, const char *pipeline, const char *run_uid, size_t *closed, char *err, size_t n);
+int outbox_enqueue(store *s, const delivery_policy *pol, const char *session, const char *pipeline, const char *action,
+                   const revops_finding *const *routed, size_t nrouted, outbox_items *out, outbox_counts *cnt,
+                   char *err, size_t n);
+int outbox_mark(store *s, const delivery_policy *pol, const outbox_item *it, const char *session, revops_status status,
+                const char *why, int *gave_up, char *err, size_t n);
+int outbox_requeue(store *s, const char *action, size_t *count, char *err, size_t n);
+void outbox_items_free(outbox_items *o);
+
+/* ------------------------------------------------------- state_cmd.c -- */
+int runs_store_record(const revops_config *c, const run_result *r, struct json_object *record, char *err, size_t n);
+int outbox_deliver_due(revops_config *c, store *st, const char *only_action, int dry_run);  /* run.c */
+int cmd_runs(int argc, char **argv);
+int cmd_findings(int argc, char **argv);
+int cmd_outbox(int argc, char **argv);
+/* main.c's helpers for sub-commands in other files. */
+int cli_usage_error(const char *fmt, ...) REVOPS_PRINTF(1, 2);
+const char *cli_default_config(void);
+revops_config *cli_load(const char *path, int *code);
 
 #endif

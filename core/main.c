@@ -30,19 +30,28 @@ static const char usage_text[] =
     "                      the schema knowledge base passages (BM25) a data agent would get for QUERY\n"
     "  ask -c FILE [--model NAME] [--max-steps N] [--session-id ID] [--format text|json] QUESTION\n"
     "                      the data agent: the model answers QUESTION with the sources' tools\n"
+    "  runs -c FILE [-p PIPELINE] [-n N] [--format text|json]\n"
+    "                      the runs' analytics from the state store, newest first\n"
+    "  findings -c FILE [--account ID] [--analysis A] [--priority P] [--status open|closed|all]\n"
+    "                      the findings the state store knows\n"
+    "  outbox -c FILE [--action NAME] [--all] | --requeue | --deliver [--dry-run]\n"
+    "                      pending and failed deliveries; requeue failed ones; deliver what is due\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE   configuration (default $REVOPS_CONFIG, else " REVOPS_CONFIG_FILE ")\n"
     "  -h, --help          this text\n"
     "  -V, --version       version and plugin ABI\n"
     "\n"
-    "Exit status: 0 ok; 1 a pipeline failed; 3 findings produced but some deliveries failed;\n"
+    "Exit status: 0 ok; 1 a pipeline failed; 3 findings produced but some deliveries failed\n"
+    "(outbox: failed deliveries are listed);\n"
     "4 findings rest on partial data (an input lost chunks or pages);\n"
     "64 usage; 65 bad trigger payload; 66 configuration file missing; 69 'plugins' found a\n"
     "file it refuses; 78 invalid configuration.  See revops(1).\n";
 
-static int usage_error(const char *fmt, ...) REVOPS_PRINTF(1, 2);
-static int usage_error(const char *fmt, ...)
+#define usage_error cli_usage_error
+#define default_config cli_default_config
+#define load cli_load
+int cli_usage_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -53,13 +62,13 @@ static int usage_error(const char *fmt, ...)
     return EXIT_USAGE;
 }
 
-static const char *default_config(void)
+const char *cli_default_config(void)
 {
     const char *env = getenv("REVOPS_CONFIG");
     return env && *env ? env : REVOPS_CONFIG_FILE;
 }
 
-static revops_config *load(const char *path, int *code)
+revops_config *cli_load(const char *path, int *code)
 {
     diag *d = diag_new();
     revops_config *c = config_load(path, d, code);
@@ -628,6 +637,9 @@ int main(int argc, char **argv)
     else if (!strcmp(cmd, "kb")) code = cmd_kb(argc - 1, argv + 1);
     else if (!strcmp(cmd, "ask")) code = cmd_ask(argc - 1, argv + 1);
     else if (!strcmp(cmd, "trigger")) code = cmd_trigger(argc - 1, argv + 1);
+    else if (!strcmp(cmd, "runs")) code = cmd_runs(argc - 1, argv + 1);
+    else if (!strcmp(cmd, "findings")) code = cmd_findings(argc - 1, argv + 1);
+    else if (!strcmp(cmd, "outbox")) code = cmd_outbox(argc - 1, argv + 1);
     else code = usage_error("unknown command '%s'", cmd);
     store_shutdown();
     oauth_cleanup();

@@ -10,9 +10,12 @@
 
 #include <errno.h>
 #include <json-c/json.h>
+#include <signal.h>
+#include <unistd.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -329,35 +332,221 @@ static void model_step(run_ctx *rc, const run_options *o)
     r->step_seconds[STEP_ANALYSE] += mono_now() - t0;
 }
 
-static int routed(const conf_route *rt, const revops_finding *f)
+static int owner_matches(const conf_route *rt, const char *owner)
 {
-    return (rt->priorities & (1u << f->priority)) && f->score >= rt->min_score;
+    if (!rt->nowners) return 1;
+    if (!owner) return 0;
+    for (size_t i = 0; i < rt->nowners; i++) {
+        const char *o = rt->owners[i];
+        size_t lo = strlen(o), lw = strlen(owner);
+        if (o[0] == '@' ? lw > lo && !strcasecmp(owner + lw - lo, o) : !strcasecmp(owner, o)) return 1;
+    }
+    return 0;
 }
 
-/* Deliver each route's findings; results that say RETRY are delivered again
- * (only those) with backoff, within the deadline. */
+static int analysis_matches(const conf_route *rt, const char *analysis)
+{
+    if (!rt->analyses) return 1;
+    return analysis && analysis[0] == 'A' && analysis[1] >= '1' && analysis[1] <= '6' && !analysis[2] &&
+           (rt->analyses & (1u << (analysis[1] - '1')));
+}
+
+static int routed(const conf_route *rt, const revops_finding *f)
+{
+    return (rt->priorities & (1u << f->priority)) && f->score >= rt->min_score && analysis_matches(rt, f->analysis) &&
+           owner_matches(rt, f->owner);
+}
+
+/* The test-only crash switch: REVOPS_TEST_KILL_AFTER_DELIVERIES=N makes the
+ * process SIGKILL itself when a sink has confirmed its Nth delivery, before
+ * the outbox marks it: the worst moment, which tests/outbox_crash.sh uses to
+ * prove that the next run delivers exactly the rest. */
+static void maybe_die(void)
+{
+    static long left = -2;
+    if (left == -2) {
+        const char *e = getenv("REVOPS_TEST_KILL_AFTER_DELIVERIES");
+        left = e && *e ? strtol(e, NULL, 10) : -1;
+    }
+    if (left > 0 && --left == 0) raise(SIGKILL);
+}
+
+/* Deliver one route's items: in calls of at most ci->batch findings;
+ * results that say RETRY are delivered again (only those) with backoff
+ * within the run's deadline; each final result is marked in the outbox in
+ * its own commit right after the call returns. */
+static void deliver_items(run_ctx *rc, conf_route *rt, revops_instance *inp, outbox_items *items, store *st,
+                          action_stats *as)
+{
+    run_result *r = rc->r;
+    conf_pipeline *p = rc->p;
+    size_t per = rt->action->batch ? rt->action->batch : items->n;
+    static const char no_result[] = "the action returned no result for this finding (plugin bug)";
+    for (size_t from = 0; from < items->n; from += per) {
+        size_t pending = items->n - from < per ? items->n - from : per;
+        outbox_item **todo = xcalloc(pending, sizeof *todo);
+        for (size_t i = 0; i < pending; i++) todo[i] = &items->v[from + i];
+        const revops_finding **batch = xcalloc(pending, sizeof *batch);
+        const char **ids = xcalloc(pending, sizeof *ids);
+        int *occ = xcalloc(pending, sizeof *occ);
+        revops_delivery *res = xcalloc(pending, sizeof *res);
+        for (int attempt = 1; pending > 0 && attempt <= p->retry.max_attempts; attempt++) {
+            for (size_t i = 0; i < pending; i++) {
+                batch[i] = todo[i]->f;
+                ids[i] = todo[i]->delivery_id;
+                occ[i] = todo[i]->occurrence;
+                /* A result the plugin leaves unfilled must not count as
+                 * delivered (REVOPS_OK is 0). */
+                res[i].status = REVOPS_ERROR;
+                snprintf(res[i].message, sizeof res[i].message, "%s", no_result);
+            }
+            revops_batch b = { r->session_id, r->pipeline, r->analysis, pending, batch, 0, ids, occ };
+            inp->error[0] = '\0';
+            revops_status bst = rt->action->plugin->desc->vt.action->deliver(inp->ctx, &b, res);
+            size_t still = 0;
+            int last_try = attempt == p->retry.max_attempts;
+            double wait = 0;
+            if (!last_try) {
+                wait = retry_delay(&p->retry, attempt + 1);
+                if (mono_now() + wait > rc->deadline) last_try = 1;
+            }
+            for (size_t i = 0; i < pending; i++) {
+                revops_status fs = bst == REVOPS_OK ? res[i].status : bst;
+                /* A whole-batch failure: the action's own reason, not the
+                 * placeholder the results were pre-filled with. */
+                const char *why = bst != REVOPS_OK && inp->error[0] ? inp->error
+                                  : res[i].message[0] ? res[i].message : inp->error[0] ? inp->error : "no reason given";
+                if (fs == REVOPS_RETRY && !last_try) {
+                    todo[still++] = todo[i];
+                    snprintf(as->last_error, sizeof as->last_error, "%s", why);
+                    continue;
+                }
+                if (fs == REVOPS_OK) {
+                    maybe_die();
+                    as->delivered++;
+                } else {
+                    as->failed++;
+                    snprintf(as->last_error, sizeof as->last_error, "%s", why);
+                }
+                int gave_up = 0;
+                char err[512];
+                if (st && outbox_mark(st, &rc->cfg->delivery, todo[i], r->session_id, fs, why, &gave_up, err, sizeof err) < 0)
+                    log_msg(REVOPS_LOG_ERROR, inp->label, "outbox: cannot record delivery %s: %s", todo[i]->delivery_id, err);
+                if (fs == REVOPS_OK) continue;
+                const revops_finding *f = todo[i]->f;
+                if (st && fs == REVOPS_RETRY && !gave_up) {
+                    as->deferred++;
+                    log_msg(REVOPS_LOG_WARN, inp->label, "finding %.12s (account %s) not delivered, kept for a later run: %s",
+                            f->fingerprint, f->account_id, why);
+                } else {
+                    if (gave_up)
+                        log_msg(REVOPS_LOG_ERROR, inp->label, "finding %.12s (account %s) not delivered after %d runs "
+                                "(delivery.retry_runs), marked failed: %s; `revops outbox --requeue` sends it again",
+                                f->fingerprint, f->account_id, todo[i]->attempts + 1, why);
+                    else
+                        log_msg(REVOPS_LOG_ERROR, inp->label, "finding %.12s (account %s) not delivered: %s", f->fingerprint,
+                                f->account_id, why);
+                }
+            }
+            if (still) {
+                as->retried += still;
+                log_msg(REVOPS_LOG_WARN, inp->label, "%zu deliver%s will be retried in %.2fs: %s", still,
+                        still == 1 ? "y" : "ies", wait, as->last_error);
+                sleep_seconds(wait);
+            }
+            pending = still;
+        }
+        free(todo);
+        free(batch);
+        free(ids);
+        free(occ);
+        free(res);
+    }
+}
+
+/* Deliver each route's findings: through the outbox (exactly once, state
+ * in state_dir/state.db) unless the action is an every-run output. */
 static void act(run_ctx *rc)
 {
     run_result *r = rc->r;
     conf_pipeline *p = rc->p;
     log_set_context(r->session_id, r->pipeline, "act");
     double t0 = mono_now();
-    r->actions = xcalloc(p->nroutes, sizeof *r->actions);
-    r->nactions = p->nroutes;
+    r->actions = xcalloc(p->nroutes ? p->nroutes : 1, sizeof *r->actions);
+    r->nactions = 0;
+    store *st = NULL;
+    char serr[512] = "";
+    int need_store = 0;
+    for (size_t k = 0; k < p->nroutes; k++) need_store |= p->routes[k].action->outbox;
+    /* A unique mark for this run: findings it did not see are closed. */
+    char run_uid[200];
+    snprintf(run_uid, sizeof run_uid, "%s:%.6f:%ld", r->session_id, r->started_at, (long)getpid());
+    if (need_store && !r->dry_run) {
+        st = store_get(rc->cfg, serr, sizeof serr);
+        if (st && outbox_record_findings(st, run_uid, r->session_id, r->pipeline, r->findings, r->nfindings, serr,
+                                         sizeof serr) < 0)
+            st = NULL;
+        if (!st) log_msg(REVOPS_LOG_ERROR, NULL, "nothing is delivered to actions that need the outbox: %s", serr);
+    }
     for (size_t k = 0; k < p->nroutes; k++) {
         conf_route *rt = &p->routes[k];
-        action_stats *as = &r->actions[k];
+        /* Several rules may name one action: a finding goes to it once, when
+         * any of them selects it. */
+        int first = 1;
+        for (size_t j = 0; j < k; j++) first &= p->routes[j].action != rt->action;
+        if (!first) continue;
+        action_stats *as = &r->actions[r->nactions++];
         as->name = rt->action->name;
-        const revops_finding **batch = xcalloc(r->nfindings, sizeof *batch);
+        const revops_finding **routed_v = xcalloc(r->nfindings ? r->nfindings : 1, sizeof *routed_v);
         size_t n = 0;
-        for (size_t i = 0; i < r->nfindings; i++)
-            if (routed(rt, r->findings[i])) batch[n++] = r->findings[i];
+        for (size_t i = 0; i < r->nfindings; i++) {
+            int any = 0;
+            for (size_t j = k; j < p->nroutes && !any; j++)
+                any = p->routes[j].action == rt->action && routed(&p->routes[j], r->findings[i]);
+            if (any) routed_v[n++] = r->findings[i];
+        }
         as->routed = n;
         if (r->dry_run) {
             log_msg(REVOPS_LOG_INFO, NULL, "dry run: would deliver %zu finding%s to action '%s'", n, n == 1 ? "" : "s", as->name);
-            free(batch);
+            free(routed_v);
             continue;
         }
+        outbox_items items = { 0 };
+        if (rt->action->outbox) {
+            outbox_counts cnt;
+            char err[512];
+            if (!st || outbox_enqueue(st, &rc->cfg->delivery, r->session_id, r->pipeline, as->name, routed_v, n, &items,
+                                      &cnt, err, sizeof err) < 0) {
+                as->failed = n;
+                snprintf(as->last_error, sizeof as->last_error, "%s", st ? err : serr);
+                if (st) log_msg(REVOPS_LOG_ERROR, NULL, "action '%s': %s", as->name, err);
+                free(routed_v);
+                continue;
+            }
+            as->suppressed = cnt.suppressed;
+            as->from_earlier = cnt.from_earlier;
+            as->held = cnt.held + cnt.unreadable;
+            if (cnt.suppressed || cnt.from_earlier || cnt.held || cnt.realerted)
+                log_msg(REVOPS_LOG_INFO, NULL, "action '%s': %zu to deliver (%zu re-alert%s, %zu from earlier runs), %zu already delivered and still open%s",
+                        as->name, items.n, cnt.realerted, cnt.realerted == 1 ? "" : "s", cnt.from_earlier, cnt.suppressed, "");
+            if (cnt.held)
+                log_msg(REVOPS_LOG_WARN, NULL, "action '%s': %zu deliver%s failed for good in earlier runs (revops outbox; --requeue to send again)",
+                        as->name, cnt.held, cnt.held == 1 ? "y" : "ies");
+        } else {
+            for (size_t i = 0; i < n; i++) {
+                char id[33];
+                outbox_delivery_id(routed_v[i]->fingerprint, as->name, 1, id);
+                if (items.n == items.cap) {
+                    items.cap = items.cap ? items.cap * 2 : 16;
+                    items.v = xrealloc(items.v, items.cap * sizeof *items.v);
+                }
+                items.v[items.n++] = (outbox_item){ routed_v[i], NULL, "", 1, 0 };
+                memcpy(items.v[items.n - 1].delivery_id, id, sizeof id);
+            }
+        }
+        free(routed_v);
+        as->to_deliver = items.n;
+        if (rt->action->outbox && items.n == 0) continue;  /* nothing new: no connection */
         revops_instance own, *inp = &own;
         pooled_action *pa = rc->pool ? &rc->pool->v[rt->action - rc->cfg->actions] : NULL;
         int open_rc = 0;
@@ -372,77 +561,110 @@ static void act(run_ctx *rc)
             open_rc = open_instance(rc, rt->action, inp);
         }
         if (open_rc < 0) {
-            as->failed = n;
+            /* Not delivered; with the outbox, still pending for a later run. */
+            as->failed = items.n;
+            if (st) as->deferred = items.n;
             snprintf(as->last_error, sizeof as->last_error, "%s", r->error);
             r->error[0] = '\0';
             log_msg(REVOPS_LOG_ERROR, NULL, "%s", as->last_error);
-            free(batch);
+            outbox_items_free(&items);
             continue;
         }
-        revops_delivery *res = xcalloc(n ? n : 1, sizeof *res);
-        static const char no_result[] = "the action returned no result for this finding (plugin bug)";
-        size_t pending = n;
-        for (int attempt = 1; pending > 0 && attempt <= p->retry.max_attempts; attempt++) {
-            /* Stable per (finding, action instance): sinks use it as an
-             * idempotency key, so a repeated delivery is recognised. */
-            char (*ids)[33] = xcalloc(pending ? pending : 1, sizeof *ids);
-            const char **idp = xcalloc(pending ? pending : 1, sizeof *idp);
-            for (size_t i = 0; i < pending; i++) {
-                char *key = xasprintf("%s\n%s", batch[i]->fingerprint, rt->action->name), hex[65];
-                sha256_hex(key, strlen(key), hex);
-                free(key);
-                memcpy(ids[i], hex, 32);
-                ids[i][32] = '\0';
-                idp[i] = ids[i];
-            }
-            revops_batch b = { r->session_id, r->pipeline, r->analysis, pending, batch, 0, idp, NULL };
-            /* A result the plugin leaves unfilled must not count as
-             * delivered (REVOPS_OK is 0). */
-            for (size_t i = 0; i < pending; i++) {
-                res[i].status = REVOPS_ERROR;
-                snprintf(res[i].message, sizeof res[i].message, "%s", no_result);
-            }
-            inp->error[0] = '\0';
-            revops_status st = rt->action->plugin->desc->vt.action->deliver(inp->ctx, &b, res);
-            free(idp);
-            free(ids);
-            size_t still = 0;
-            for (size_t i = 0; i < pending; i++) {
-                revops_status fs = st == REVOPS_OK ? res[i].status : st;
-                /* A whole-batch failure: the action's own reason, not the
-                 * placeholder the results were pre-filled with. */
-                const char *why = st != REVOPS_OK && inp->error[0] ? inp->error
-                                  : res[i].message[0] ? res[i].message : inp->error[0] ? inp->error : "no reason given";
-                if (fs == REVOPS_OK) {
-                    as->delivered++;
-                } else if (fs == REVOPS_RETRY && attempt < p->retry.max_attempts) {
-                    batch[still++] = batch[i];
-                    snprintf(as->last_error, sizeof as->last_error, "%s", why);
-                } else {
-                    as->failed++;
-                    snprintf(as->last_error, sizeof as->last_error, "%s", why);
-                    log_msg(REVOPS_LOG_ERROR, inp->label, "finding %.12s (account %s) not delivered: %s", batch[i]->fingerprint,
-                            batch[i]->account_id, why);
-                }
-            }
-            if (still) {
-                double wait = retry_delay(&p->retry, attempt + 1);
-                if (mono_now() + wait > rc->deadline) {
-                    as->failed += still;
-                    break;
-                }
-                as->retried += still;
-                log_msg(REVOPS_LOG_WARN, inp->label, "%zu deliver%s will be retried in %.2fs: %s", still,
-                        still == 1 ? "y" : "ies", wait, as->last_error);
-                sleep_seconds(wait);
-            }
-            pending = still;
-        }
+        deliver_items(rc, rt, inp, &items, rt->action->outbox ? st : NULL, as);
+        /* The reason of a failure that later succeeded is history. */
+        if (!as->failed) as->last_error[0] = '\0';
         if (!pa) rt->action->plugin->desc->vt.action->close(inp->ctx);
-        free(res);
-        free(batch);
+        outbox_items_free(&items);
     }
+    /* A complete run is the truth about what is open: findings of this
+     * pipeline it did not produce are closed (a later return re-alerts). */
+    size_t closed = 0;
+    if (st && !r->partial && r->findings_total == r->nfindings &&
+        outbox_close_missing(st, r->pipeline, run_uid, &closed, serr, sizeof serr) < 0)
+        log_msg(REVOPS_LOG_ERROR, NULL, "outbox: %s", serr);
+    if (closed) log_info("%zu finding%s of this pipeline no longer found: closed", closed, closed == 1 ? "" : "s");
     r->step_seconds[STEP_ACT] = mono_now() - t0;
+}
+
+/* `revops outbox --deliver`: what is due in the outbox, delivered now
+ * without running any pipeline; each (action, pipeline) under that
+ * pipeline's retry policy when it is still configured. */
+int outbox_deliver_due(revops_config *c, store *st, const char *only_action, int dry_run)
+{
+    int code = EXIT_RUN_OK;
+    size_t total = 0;
+    for (size_t a = 0; a < c->nactions; a++) {
+        conf_instance *ci = &c->actions[a];
+        if (!ci->outbox || (only_action && strcmp(only_action, ci->name))) continue;
+        char err[512];
+        sqlite3_stmt *q = store_prepare(st,
+            "SELECT DISTINCT pipeline FROM deliveries WHERE action=?1 AND state='pending' AND next_attempt<=?2 ORDER BY pipeline",
+            err, sizeof err);
+        if (!q) {
+            fprintf(stderr, "revops: %s\n", err);
+            return EXIT_RUN_FAILED;
+        }
+        sqlite3_bind_text(q, 1, ci->name, -1, SQLITE_STATIC);
+        sqlite3_bind_double(q, 2, clock_now());
+        char **pipes = NULL;
+        size_t np = 0;
+        while (sqlite3_step(q) == SQLITE_ROW) {
+            pipes = xrealloc(pipes, (np + 1) * sizeof *pipes);
+            pipes[np++] = xstrdup((const char *)sqlite3_column_text(q, 0));
+        }
+        sqlite3_finalize(q);
+        for (size_t k = 0; k < np; k++) {
+            conf_pipeline stub = { 0 }, *p = NULL;
+            for (size_t i = 0; i < c->npipelines; i++)
+                if (!strcmp(c->pipelines[i].name, pipes[k])) p = &c->pipelines[i];
+            if (!p) {
+                stub.name = pipes[k];
+                stub.retry = c->retry;
+                stub.timeout = c->timeout > 0 ? c->timeout : 900;
+                p = &stub;
+            }
+            run_result r = { 0 };
+            r.pipeline = p->name;
+            session_id_default(r.session_id, sizeof r.session_id);
+            r.started_at = clock_now();
+            run_ctx rc = { c, p, &r, NULL, mono_now() + p->timeout, { 0 }, NULL, 0 };
+            outbox_items items;
+            outbox_counts cnt;
+            action_stats as = { .name = ci->name };
+            if (outbox_enqueue(st, &c->delivery, r.session_id, p->name, ci->name, NULL, 0, &items, &cnt, err, sizeof err) < 0) {
+                fprintf(stderr, "revops: %s\n", err);
+                code = EXIT_RUN_FAILED;
+                continue;
+            }
+            r.analysis = items.n ? items.v[0].f->analysis : "";
+            total += items.n;
+            if (dry_run) {
+                for (size_t i = 0; i < items.n; i++)
+                    printf("would deliver %s to %s (pipeline %s, account %s, %s): %s\n", items.v[i].delivery_id, ci->name,
+                           p->name, items.v[i].f->account_id, revops_priority_name(items.v[i].f->priority), items.v[i].f->title);
+                outbox_items_free(&items);
+                continue;
+            }
+            revops_instance in;
+            log_set_context(r.session_id, p->name, "act");
+            if (items.n && open_instance(&rc, ci, &in) == 0) {
+                conf_route rt = { .action = ci };
+                deliver_items(&rc, &rt, &in, &items, st, &as);
+                ci->plugin->desc->vt.action->close(in.ctx);
+            } else if (items.n) {
+                as.failed = items.n;
+                snprintf(as.last_error, sizeof as.last_error, "%s", r.error);
+            }
+            printf("%s (pipeline %s): %zu delivered, %zu failed%s%s\n", ci->name, p->name, as.delivered, as.failed,
+                   as.failed ? ": " : "", as.failed ? as.last_error : "");
+            if (as.failed) code = EXIT_DELIVERY_FAILED;
+            outbox_items_free(&items);
+        }
+        for (size_t k = 0; k < np; k++) free(pipes[k]);
+        free(pipes);
+    }
+    if (dry_run || total == 0) printf("%zu deliver%s due%s\n", total, total == 1 ? "y" : "ies", dry_run ? " (dry run: nothing sent)" : "");
+    return code;
 }
 
 void action_pool_init(action_pool *pool, const revops_config *c)
@@ -489,6 +711,9 @@ static void log_run(run_ctx *rc)
     double t0 = mono_now();
     json_object *o = run_result_json(r, 0);
     run_record_append(rc->cfg, o);
+    /* The same record, queryable: `revops runs`. */
+    char err[512];
+    if (runs_store_record(rc->cfg, r, o, err, sizeof err) < 0) log_warn("cannot record the run in the state store: %s", err);
     json_object_put(o);
     r->step_seconds[STEP_LOG] = mono_now() - t0;
 }
@@ -631,6 +856,11 @@ json_object *run_result_json(const run_result *r, int with_findings)
         json_object_object_add(x, "delivered", json_object_new_int64((int64_t)r->actions[k].delivered));
         json_object_object_add(x, "failed", json_object_new_int64((int64_t)r->actions[k].failed));
         json_object_object_add(x, "retried", json_object_new_int64((int64_t)r->actions[k].retried));
+        /* The outbox's view (0 for every-run outputs). */
+        json_object_object_add(x, "suppressed", json_object_new_int64((int64_t)r->actions[k].suppressed));
+        json_object_object_add(x, "from_earlier_runs", json_object_new_int64((int64_t)r->actions[k].from_earlier));
+        json_object_object_add(x, "deferred", json_object_new_int64((int64_t)r->actions[k].deferred));
+        json_object_object_add(x, "held", json_object_new_int64((int64_t)r->actions[k].held));
         if (r->actions[k].last_error[0])
             json_object_object_add(x, "last_error", json_object_new_string(r->actions[k].last_error));
         json_object_array_add(acts, x);
@@ -695,10 +925,15 @@ void run_result_print(const run_result *r, const char *format, FILE *out)
                     json_object_get_string(json_object_object_get(ses, "input_tokens")),
                     json_object_get_string(json_object_object_get(ses, "output_tokens")));
     }
-    for (size_t k = 0; k < r->nactions; k++)
-        fprintf(out, "  action %s: %zu routed, %zu delivered, %zu failed%s%s\n", r->actions[k].name, r->actions[k].routed,
-                r->actions[k].delivered, r->actions[k].failed, r->actions[k].last_error[0] ? ": " : "",
-                r->actions[k].last_error);
+    for (size_t k = 0; k < r->nactions; k++) {
+        const action_stats *a = &r->actions[k];
+        fprintf(out, "  action %s: %zu routed, %zu delivered, %zu failed", a->name, a->routed, a->delivered, a->failed);
+        if (a->suppressed) fprintf(out, ", %zu already delivered", a->suppressed);
+        if (a->from_earlier) fprintf(out, ", %zu from earlier runs", a->from_earlier);
+        if (a->deferred) fprintf(out, ", %zu kept for a later run", a->deferred);
+        if (a->held) fprintf(out, ", %zu held (revops outbox)", a->held);
+        fprintf(out, "%s%s\n", a->last_error[0] ? ": " : "", a->last_error);
+    }
 }
 
 /* `revops query`: one source, one query, chunks to cb.  Same retries and

@@ -27,7 +27,8 @@ static const char schema[] =
     " account_id TEXT NOT NULL, account_name TEXT, owner TEXT, opportunity_id TEXT, category TEXT NOT NULL,"
     " priority TEXT NOT NULL, priority_rank INTEGER NOT NULL, score REAL NOT NULL, title TEXT NOT NULL,"
     " json TEXT NOT NULL, first_seen REAL NOT NULL, last_seen REAL NOT NULL, last_session TEXT NOT NULL,"
-    " times_seen INTEGER NOT NULL DEFAULT 1, status TEXT NOT NULL DEFAULT 'open', closed_at REAL);"
+    " times_seen INTEGER NOT NULL DEFAULT 1, status TEXT NOT NULL DEFAULT 'open', closed_at REAL,"
+    " last_run TEXT NOT NULL DEFAULT '');"
     "CREATE INDEX IF NOT EXISTS findings_account ON findings(account_id);"
     "CREATE INDEX IF NOT EXISTS findings_pipeline ON findings(pipeline, status);"
     /* The outbox: one row per (finding, action, occurrence).  state:
@@ -48,13 +49,13 @@ static const char schema[] =
     " action TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, updated_at REAL NOT NULL,"
     " PRIMARY KEY(action, key));"
     /* The spec's LogAnalytics: one row per pipeline run (runs.c). */
-    "CREATE TABLE IF NOT EXISTS runs("
+    "CREATE TABLE IF NOT EXISTS runs(run_id INTEGER PRIMARY KEY AUTOINCREMENT,"
     " session_id TEXT NOT NULL, pipeline TEXT NOT NULL, analysis TEXT NOT NULL, trigger TEXT NOT NULL,"
     " started_at REAL NOT NULL, seconds REAL NOT NULL, status TEXT NOT NULL, dry_run INTEGER NOT NULL,"
     " rows_read INTEGER NOT NULL, findings INTEGER NOT NULL, critical INTEGER NOT NULL, high INTEGER NOT NULL,"
     " medium INTEGER NOT NULL, low INTEGER NOT NULL, delivered INTEGER NOT NULL, delivery_failed INTEGER NOT NULL,"
     " suppressed INTEGER NOT NULL, tokens_in INTEGER NOT NULL, tokens_out INTEGER NOT NULL,"
-    " record TEXT NOT NULL, PRIMARY KEY(session_id, pipeline));"
+    " record TEXT NOT NULL);"
     "CREATE INDEX IF NOT EXISTS runs_started ON runs(started_at);";
 
 struct store {

@@ -188,6 +188,7 @@ static const revops_action_vtable vtable = {
     .open = file_open,
     .deliver = file_deliver,
     .close = file_close,
+    .flags = REVOPS_ACTION_EVERY_RUN,  /* a findings file: every run writes its findings */
 };
 
 static const revops_option_def options[] = {

@@ -786,6 +786,7 @@ static const revops_action_vtable vtable = {
     .open = report_open,
     .deliver = report_deliver,
     .close = report_close,
+    .flags = REVOPS_ACTION_EVERY_RUN,  /* a report of every run, not an alert */
 };
 
 static const char *const formats[] = { "text", "markdown", "json", NULL };

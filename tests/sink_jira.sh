@@ -47,6 +47,8 @@ PIPE='p = { analysis = "A5"; inputs = { rows = { source = "gen"; query = "all"; 
         actions = ( { action = "jira"; min_priority = "low"; }, { action = "out"; min_priority = "low"; } ); };'
 # conf NAME JIRA-OPTIONS [PIPELINES]: tp_rows -> tp_sum (4 findings, one per
 # priority) -> the jira action and a findings file ($TMP/NAME.jsonl).
+# outbox = false: these tests drive the sink itself on every run (its JQL
+# dedupe across reruns); the outbox is tested in tests/outbox.sh.
 conf() {
     cat > "$TMP/$1.conf" <<C
 plugin_dir = "$TMP/plugins";
@@ -54,7 +56,7 @@ state_dir = "$TMP/state";
 retry = { interval = 0.05; max_attempts = 3; };
 sources = { gen = { plugin = "tp_rows"; rows = 5; }; };
 actions = {
-  jira = { plugin = "jira"; base_url = "http://127.0.0.1:$JPORT/"; ${JIRA_BASE:-$BASE_OPTS} $2 };
+  jira = { plugin = "jira"; outbox = false; base_url = "http://127.0.0.1:$JPORT/"; ${JIRA_BASE:-$BASE_OPTS} $2 };
   out = { plugin = "file"; path = "$TMP/$1.jsonl"; };
 };
 pipelines = { ${3:-$PIPE} };

@@ -42,13 +42,15 @@ export HOOK_STRICT="http://127.0.0.1:$strict_PORT$HOOK"
 
 # conf NAME ACTION-OPTIONS [FINDINGS]: tp_rows -> tp_sum (FINDINGS findings, default 4),
 # routed to the webhook action "hook" and to a file action (the host's finding JSON).
+# outbox = false: these tests drive the sink itself, every run (its own
+# idempotency across reruns); the outbox is tested in tests/outbox.sh.
 conf() {
     cat > "$TMP/$1.conf" <<C
 plugin_dir = "$TMP/plugins";
 state_dir = "$TMP/state";
 retry = { interval = 0.05; backoff_rate = 2.0; max_attempts = 3; };
 sources = { gen = { plugin = "tp_rows"; rows = 5; }; };
-actions = { hook = { plugin = "webhook"; $2 };
+actions = { hook = { plugin = "webhook"; outbox = false; $2 };
             copy = { plugin = "file"; path = "$TMP/$1.jsonl"; }; };
 pipelines = { p = { analysis = "A5"; options = { findings = ${3:-4}; };
                     inputs = { rows = { source = "gen"; query = "all"; }; };
@@ -356,8 +358,8 @@ con.commit()
 print(len(accts), len(names[3]))
 PY
 is "$(cut -d' ' -f2 "$TMP/hostile.out")" 10000 "one name is 10,000 characters"
-a1conf hostile 'hook_f = { plugin = "webhook"; url = "env:HOOK_PLAIN"; secret = "env:WEBHOOK_SECRET"; };
-                hook_t = { plugin = "webhook"; url = "env:HOOK_SIGNED"; secret = "env:WEBHOOK_SECRET"; format = "template"; };' \
+a1conf hostile 'hook_f = { plugin = "webhook"; outbox = false; url = "env:HOOK_PLAIN"; secret = "env:WEBHOOK_SECRET"; };
+                hook_t = { plugin = "webhook"; outbox = false; url = "env:HOOK_SIGNED"; secret = "env:WEBHOOK_SECRET"; format = "template"; };' \
     ', { action = "hook_f"; min_priority = "low"; }, { action = "hook_t"; min_priority = "low"; }'
 pstart=$(( $(nrec plain) + 1 )); sstart=$(( $(nrec signed) + 1 ))
 run hostile; is "$rc" 0 "hostile names: every delivery succeeds (exit 0)"

@@ -748,7 +748,16 @@ typedef struct revops_action_vtable {
      * failed (then every result is taken as the returned status). */
     revops_status (*deliver)(void *ctx, const revops_batch *batch, revops_delivery *results);
     void (*close)(void *ctx);
+    /* Since 1.5: REVOPS_ACTION_* flags. */
+    unsigned flags;
 } revops_action_vtable;
+
+/* An output rather than an alert (a report, a findings file): it gets every
+ * run's findings, and the outbox neither suppresses nor tracks them.  Without
+ * it, each (finding, action) is delivered once through the outbox and not
+ * again while the finding stays open (revops.conf(5) `delivery`).  An
+ * instance's `outbox = true|false` overrides. */
+#define REVOPS_ACTION_EVERY_RUN 1u
 
 /* ------------------------------------------------------ models (1.3) -- */
 

@@ -1,7 +1,10 @@
 /* Test analysis "tp_sum" (type A5): sums the `id` column of its input and
  * emits `findings` findings; finding k has priority k % 4 and score
  * (k+1)/findings, and its signal "rows" / "id_sum" carry what it saw, so the
- * tests can tell whether any row arrived twice or not at all. */
+ * tests can tell whether any row arrived twice or not at all.  For the
+ * outbox tests: `omit` leaves finding k out (it closes), `raise` makes
+ * finding k critical, `owner_domain` gives even findings an owner
+ * owner-k@DOMAIN. */
 #include <revops/revops.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +12,8 @@
 typedef struct state {
     const revops_host *host;
     revops_instance *self;
-    int64_t rows, id_sum, findings;
+    int64_t rows, id_sum, findings, omit, raise;
+    const char *owner_domain;
     long id_col;
 } state;
 
@@ -22,6 +26,9 @@ static revops_status s_init(revops_instance *self, const revops_host *host, cons
     s->host = host;
     s->self = self;
     s->findings = host->opt_int(o, "findings");
+    s->omit = host->opt_int(o, "omit");
+    s->raise = host->opt_int(o, "raise");
+    s->owner_domain = host->opt_string(o, "owner_domain");
     s->id_col = -1;
     *out = s;
     return REVOPS_OK;
@@ -43,13 +50,19 @@ static revops_status s_finalize(void *p, revops_emitter *e)
 {
     state *s = p;
     for (int64_t k = 0; k < s->findings; k++) {
-        char account[32], title[64];
+        if (k == s->omit) continue;
+        char account[32], title[64], owner[128];
         snprintf(account, sizeof account, "acct-%03lld", (long long)k);
         snprintf(title, sizeof title, "finding %lld", (long long)k);
         revops_signal sig[2] = { { "rows", (double)s->rows, 0, 0.5, "rows seen" },
                                  { "id_sum", (double)s->id_sum, 0, 0.5, "sum of ids" } };
         revops_finding f = { "A5", account, NULL, NULL, "test", (revops_priority)(k % 4),
                              (double)(k + 1) / (double)s->findings, 1.0, title, "a test finding", 2, sig, 0, NULL, "", 0 };
+        if (k == s->raise) f.priority = REVOPS_PRIORITY_CRITICAL;
+        if (s->owner_domain && s->owner_domain[0] && k % 2 == 0) {
+            snprintf(owner, sizeof owner, "owner-%lld@%s", (long long)k, s->owner_domain);
+            f.owner = owner;
+        }
         revops_status st = s->host->emit_finding(e, &f);
         if (st != REVOPS_OK) return st;
     }
@@ -67,6 +80,9 @@ static const revops_input_def inputs[] = {
 };
 static const revops_option_def options[] = {
     { "findings", REVOPS_OPT_INT, 0, "4", 0, 1000, NULL, 0, "how many findings to emit" },
+    { "omit", REVOPS_OPT_INT, 0, "-1", -1, 1000, NULL, 0, "leave finding k out" },
+    { "raise", REVOPS_OPT_INT, 0, "-1", -1, 1000, NULL, 0, "make finding k critical" },
+    { "owner_domain", REVOPS_OPT_STRING, 0, "", 0, 0, NULL, 0, "even findings get owner-k@DOMAIN" },
     { NULL, 0, 0, NULL, 0, 0, NULL, 0, NULL },
 };
 static const revops_analysis_vtable vt = { "A5", inputs, s_init, s_chunk, s_finalize, s_destroy };
