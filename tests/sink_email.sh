@@ -66,6 +66,8 @@ with open(sys.argv[1], "w") as f:
 PY
 
 # conf NAME PORT ACTION-OPTIONS: tp_rows -> tp_json_findings -> the email action "mail".
+# outbox = false (unless OUTBOX is set): these tests drive the sink itself on every run, so
+# a second run exercises its own `sent:` record rather than the core's outbox.
 conf() {
     url="url = \"smtp://127.0.0.1:$2\"; starttls = false;" from='from = "revops <alerts@example.com>";'
     case "$3" in *"url ="*) url=;; esac
@@ -76,7 +78,7 @@ state_dir = "$TMP/state-$1";
 log = { level = "debug"; };
 retry = { interval = 0.05; backoff_rate = 2.0; max_attempts = 3; };
 sources = { gen = { plugin = "tp_rows"; rows = 2; }; };
-actions = { mail = { plugin = "email"; $url $from $3 }; };
+actions = { mail = { plugin = "email"; ${OUTBOX-outbox = false;} $url $from $3 }; };
 pipelines = { p = { analysis = "A5"; options = { path = "$TMP/findings.jsonl"; };
                     inputs = { rows = { source = "gen"; query = "all"; }; };
                     actions = ( { action = "mail"; min_priority = "low"; } ); }; };
@@ -166,6 +168,15 @@ is "$(count plain.rec)" 3 "and sends nothing: every delivery id is in the sent: 
 like "$TMP/plain.err" "was already sent as <" "it says so"
 is "$("$PYTHON" -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from sink_state where action=\"mail\" and key like \"sent:%\" and value like \"<%.revops@example.com>\"").fetchone()[0])' "$TMP/state-plain/state.db")" \
     3 "the record: sent:<delivery id> = Message-ID, one per finding"
+
+# With the core's outbox (the default), a second run does not even call the sink.
+OUTBOX= conf withoutbox "$plain_PORT" 'to = [ "ops@example.com" ];'
+: > "$TMP/plain.rec"
+run withoutbox
+is "$(count plain.rec)" 3 "outbox on: the first run sends three"
+run withoutbox
+is "$(count plain.rec)" 3 "outbox on: the second run sends nothing"
+like "$TMP/withoutbox.err" "3 already delivered" "(the outbox held them back)"
 
 # ------------------------------------------------ digest
 conf digest "$plain_PORT" 'to = [ "ops@example.com" ]; to_owner = true; digest = true;'
