@@ -26,7 +26,10 @@
  *   (header escaping, values cut to 200 characters); Message-ID:
  *   <DELIVERY_ID.revops@DOMAIN-OF-FROM> (the same for a repeated delivery, so
  *   a receiving system that dedupes by Message-ID drops a repeat);
- *   X-Revops-Delivery: DELIVERY_ID; X-Revops-Fingerprint: the finding's;
+ *   X-Revops-Delivery: DELIVERY_ID; X-Revops-Fingerprint: the finding's; a
+ *   re-alert (batch->occurrences[i] > 1) In-Reply-To and References: the
+ *   Message-ID of the finding's first mail (state `thread:<fingerprint>`), so
+ *   mail clients thread it under the first;
  *   body multipart/alternative: text/plain (the `text` template, or the
  *   built-in layout) then text/html (the `html` template with HTML escaping,
  *   or the built-in layout: a table of the finding's facts, a table of its
@@ -438,7 +441,20 @@ static int send_one(mail_ctx *c, const revops_batch *batch, const size_t *idx, c
     }
     snprintf(hdr_id, sizeof hdr_id, "Message-ID: %s", msgid);
     snprintf(hdr_fp, sizeof hdr_fp, "X-Revops-Fingerprint: %s", n == 1 ? f0->fingerprint : "(digest)");
-    const char *headers[] = { hdr_id, hdr_del, hdr_fp, NULL };
+    const char *headers[] = { hdr_id, hdr_del, hdr_fp, NULL, NULL, NULL };
+    /* A re-alert (occurrence > 1) answers the finding's first mail, so mail
+     * clients show them as one thread (RFC 5322 3.6.4). */
+    char thread_key[80], *first = NULL, hdr_irt[420], hdr_ref[420];
+    snprintf(thread_key, sizeof thread_key, "thread:%s", f0->fingerprint);
+    if (n == 1) first = h->state_get(c->self, thread_key);
+    int occurrence = n == 1 && h->abi_minor >= 5 && batch->occurrences ? batch->occurrences[idx[0]] : 1;
+    if (first && occurrence > 1 && first[0] == '<' && strlen(first) < 400 && !strpbrk(first, "\r\n") &&
+        strcmp(first, msgid) != 0) {
+        snprintf(hdr_irt, sizeof hdr_irt, "In-Reply-To: %s", first);
+        snprintf(hdr_ref, sizeof hdr_ref, "References: %s", first);
+        headers[3] = hdr_irt;
+        headers[4] = hdr_ref;
+    }
     revops_mail m = {
         .url = c->url, .starttls = c->starttls, .username = c->username, .password = c->password, .from = c->from,
         .to = to, .cc = c->ncc ? (const char *const *)c->cc : NULL, .subject = subject.p, .text = text.p,
@@ -478,6 +494,10 @@ static int send_one(mail_ctx *c, const revops_batch *batch, const size_t *idx, c
             h->log(c->self, REVOPS_LOG_WARN, "finding %.12s: sent as %s but not recorded (%s): a rerun may send it again",
                    batch->findings[idx[k]]->fingerprint, msgid, h->last_error(c->self));
     }
+    if (st == REVOPS_OK && n == 1 && !first && h->state_put(c->self, thread_key, msgid) != REVOPS_OK)
+        h->log(c->self, REVOPS_LOG_WARN, "finding %.12s: its first Message-ID was not recorded (%s): a re-alert "
+               "will not be threaded under it", f0->fingerprint, h->last_error(c->self));
+    if (first) h->free(first);
     if (st == REVOPS_OK)
         h->log(c->self, REVOPS_LOG_DEBUG, "%zu finding%s (account %.40s%s) sent as %s", n, n == 1 ? "" : "s",
                f0->account_id ? f0->account_id : "?", n == 1 ? "" : ", ...", msgid);

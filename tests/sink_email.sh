@@ -79,7 +79,7 @@ log = { level = "debug"; };
 retry = { interval = 0.05; backoff_rate = 2.0; max_attempts = 3; };
 sources = { gen = { plugin = "tp_rows"; rows = 2; }; };
 actions = { mail = { plugin = "email"; ${OUTBOX-outbox = false;} $url $from $3 }; };
-pipelines = { p = { analysis = "A5"; options = { path = "$TMP/findings.jsonl"; };
+pipelines = { p = { analysis = "A5"; options = { path = "${FINDINGS:-$TMP/findings.jsonl}"; };
                     inputs = { rows = { source = "gen"; query = "all"; }; };
                     actions = ( { action = "mail"; min_priority = "low"; } ); }; };
 C
@@ -177,6 +177,21 @@ is "$(count plain.rec)" 3 "outbox on: the first run sends three"
 run withoutbox
 is "$(count plain.rec)" 3 "outbox on: the second run sends nothing"
 like "$TMP/withoutbox.err" "3 already delivered" "(the outbox held them back)"
+
+# A re-alert (the priority rose: occurrence 2, a new delivery id) answers the first mail.
+head -2 "$TMP/findings.jsonl" > "$TMP/realert.jsonl"
+FINDINGS="$TMP/realert.jsonl" OUTBOX= conf realert "$plain_PORT" 'to = [ "ops@example.com" ]; subject = "[revops] {{priority}} (alert {{occurrence}}): {{account_name}}";'
+: > "$TMP/plain.rec"
+run realert
+sed -i 's/"priority": "medium"/"priority": "critical"/' "$TMP/realert.jsonl"
+run realert
+is "$(count plain.rec)" 3 "re-alert: the risen finding is mailed again, the other is not"
+is "$(mails plain.rec '
+a, b = [m for m in ms if "Plain Co" in m["subject"]]
+print(b["subject"], "|", b["in-reply-to"] == a["message-id"] and b["references"] == a["message-id"], a["in-reply-to"],
+      a["x-revops-delivery"] != b["x-revops-delivery"], b["message-id"] != a["message-id"])')" \
+    "[revops] critical (alert 2): Plain Co | True None True True" \
+    "the re-alert has its own delivery id and Message-ID, and In-Reply-To/References the first mail"
 
 # ------------------------------------------------ digest
 conf digest "$plain_PORT" 'to = [ "ops@example.com" ]; to_owner = true; digest = true;'
