@@ -226,7 +226,7 @@ revops_status aws_json_call(revops_instance *self, const char *endpoint, const c
     char *h_type = xasprintf("Content-Type: %s", content_type);
     char *h_target = xasprintf("X-Amz-Target: %s", target);
     const char *headers[] = { h_type, h_target, NULL };
-    revops_http_request req = { "POST", endpoint, headers, body, strlen(body), 0 };
+    revops_http_request req = { "POST", endpoint, headers, body, strlen(body), 0, 0 };
     revops_status st = aws_http(self, &req, service, region, NULL, resp, err, errlen);
     free(h_type);
     free(h_target);

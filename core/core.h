@@ -385,6 +385,7 @@ int query_render(const char *text, const revops_options *opts, double now, char 
 struct revops_instance {
     revops_kind kind;
     const char *plugin;          /* plugin name */
+    int abi_minor;               /* the plugin's: 1.N fields of its structs are read only when >= N */
     const char *name;            /* instance name (pipeline name for analyses) */
     char label[192];             /* "kind:plugin:instance" */
     char error[1024];            /* last host->error() text */

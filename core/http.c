@@ -134,11 +134,17 @@ static int transient_status(long st)
 }
 
 /* "https://host/path?token=..." -> "https://host/path": logs never carry
- * query strings, which is where some APIs put credentials. */
-static void url_for_log(const char *url, char *out, size_t n)
+ * query strings, which is where some APIs put credentials; with
+ * REVOPS_HTTP_SECRET_URL (a hook URL whose path is the credential) only
+ * "https://host[:port]". */
+static void url_for_log(const char *url, int origin_only, char *out, size_t n)
 {
     size_t l = strcspn(url, "?#");
-    snprintf(out, n, "%.*s", (int)(l < n ? l : n - 1), url);
+    if (origin_only) {
+        const char *p = strstr(url, "://");
+        if (p) l = (size_t)(p + 3 - url) + strcspn(p + 3, "/?#");
+    }
+    snprintf(out, n, "%.*s%s", (int)(l < n ? l : n - 1), url, origin_only && url[l] ? "/…" : "");
 }
 
 void http_response_free(revops_http_response *resp)
@@ -174,7 +180,8 @@ static revops_status exchange_run(revops_instance *self, const revops_http_reque
     const revops_config *cfg = self ? self->cfg : NULL;
     const retry_policy *rp = self && self->retry ? self->retry : &retry_policy_default;
     char logurl[256];
-    url_for_log(req->url, logurl, sizeof logurl);
+    unsigned flags = self && self->abi_minor >= 5 ? req->flags : 0;
+    url_for_log(req->url, flags & REVOPS_HTTP_SECRET_URL, logurl, sizeof logurl);
     const char *method = req->method ? req->method : "GET";
 
     struct curl_slist *hdrs = NULL;
@@ -268,6 +275,11 @@ static revops_status exchange_run(revops_instance *self, const revops_http_reque
             snprintf(why, sizeof why, "%s %s: HTTP %ld", method, logurl, status);
         }
         if (x.scan) json_scan_free(x.scan);
+        /* Not idempotent: retry only what never reached the application. */
+        int unsafe_retry = (flags & REVOPS_HTTP_NO_RETRY) && transient &&
+                           !(rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+                             rc == CURLE_COULDNT_RESOLVE_PROXY || (rc == CURLE_OK && status == 429) ||
+                             (rc == CURLE_OK && status == 503 && x.retry_after >= 0));
         log_msg(REVOPS_LOG_DEBUG, self ? self->label : NULL, "%s (attempt %d of %d)", why, attempt, rp->max_attempts);
         /* The response is the last attempt's, failed ones included: an API's
          * error body is what tells the operator what went wrong. */
@@ -286,6 +298,10 @@ static revops_status exchange_run(revops_instance *self, const revops_http_reque
          * has to start over. */
         if (delivered > 0) {
             snprintf(why + strlen(why), sizeof why - strlen(why), " after %zu elements were received", delivered);
+            break;
+        }
+        if (unsafe_retry) {
+            snprintf(why + strlen(why), sizeof why - strlen(why), " (not resent: the request is not idempotent and may have been processed)");
             break;
         }
         if (attempt == rp->max_attempts) break;

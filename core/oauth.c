@@ -74,7 +74,7 @@ static revops_status fetch_token(revops_instance *self, const revops_oauth_reque
     hdrs[nh++] = "Accept: application/json";
     for (size_t i = 0; req->headers && req->headers[i] && nh < 15; i++) hdrs[nh++] = req->headers[i];
     hdrs[nh] = NULL;
-    revops_http_request hr = { "POST", req->token_url, hdrs, body, strlen(body), 0 };
+    revops_http_request hr = { "POST", req->token_url, hdrs, body, strlen(body), 0, 0 };
     revops_http_response resp;
     revops_status st = http_request(self, &hr, &resp);
     secret_wipe_free(body);

@@ -115,6 +115,7 @@ int instance_open(const revops_config *cfg, const retry_policy *rp, double deadl
                      revops_instance *in, char *err, size_t errlen)
 {
     instance_init(in, ci->kind, ci->plugin->desc->name, ci->name, cfg, rp);
+    in->abi_minor = ci->plugin->desc->abi_minor;
     in->deadline = deadline;
     if (options_resolve_secrets(ci->opts, in->label, err, errlen) < 0) return -1;
     open_arg a = { ci, in };

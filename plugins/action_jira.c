@@ -618,8 +618,12 @@ static revops_status send(jira_ctx *c, req_kind kind, const char *url, const rev
 {
     const revops_host *h = c->host;
     const char *headers[] = { c->auth, "Content-Type: application/json", "Accept: application/json", NULL };
+    /* Creating an issue or a comment has no idempotency key: a request
+     * that may have reached Jira is not resent by the host (1.5); the
+     * next delivery finds the issue by JQL first. */
     revops_http_request hr = { .method = "POST", .url = url, .headers = headers, .body = body->p,
-                               .body_len = body->len, .timeout = c->timeout };
+                               .body_len = body->len, .timeout = c->timeout,
+                               .flags = kind == REQ_SEARCH ? 0 : REVOPS_HTTP_NO_RETRY };
     memset(resp, 0, sizeof *resp);
     revops_status rs = h->http(c->self, &hr, resp);
     char msg[600];

@@ -305,8 +305,11 @@ static sent_status post(slack_ctx *c, const char *body, size_t len, char *ts, si
     hdrs[k++] = "Content-Type: application/json; charset=utf-8";
     if (c->auth) hdrs[k++] = c->auth;
     hdrs[k] = NULL;
+    /* An incoming webhook's path is its credential: the host logs only
+     * the origin (1.5). */
     revops_http_request req = { .method = "POST", .url = c->post_url, .headers = hdrs, .body = body,
-                                .body_len = len, .timeout = c->timeout };
+                                .body_len = len, .timeout = c->timeout,
+                                .flags = c->webhook ? REVOPS_HTTP_SECRET_URL : 0 };
     revops_http_response resp;
     memset(&resp, 0, sizeof resp);
     revops_status st = h->http(c->self, &req, &resp);

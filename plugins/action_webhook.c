@@ -488,8 +488,10 @@ static int deliver_one(hook_ctx *c, const revops_batch *b, size_t i, revops_deli
     for (size_t x = 0; x < c->nheaders; x++) hdrs[k++] = c->headers[x];
     hdrs[k] = NULL;
 
+    /* A catch hook's path is its credential: the host logs only the
+     * origin (1.5). */
     revops_http_request req = { .method = "POST", .url = c->url, .headers = hdrs, .body = body.p,
-                                .body_len = body.len, .timeout = c->timeout };
+                                .body_len = body.len, .timeout = c->timeout, .flags = REVOPS_HTTP_SECRET_URL };
     revops_http_response resp;
     memset(&resp, 0, sizeof resp);
     revops_status st = h->http(c->self, &req, &resp);

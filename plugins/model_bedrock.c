@@ -502,7 +502,7 @@ static revops_status bedrock_complete(void *ctx, const revops_model_request *req
         return REVOPS_ERROR;
     }
     const char *headers[] = { "Content-Type: application/json", "Accept: application/json", NULL };
-    revops_http_request hr = { "POST", c->url, headers, body.p, body.len, c->timeout };
+    revops_http_request hr = { "POST", c->url, headers, body.p, body.len, c->timeout, 0 };
     revops_http_response r;
     memset(&r, 0, sizeof r);
     revops_status st = h->http_aws(c->self, &hr, "bedrock", c->region, c->profile, &r);

@@ -660,7 +660,7 @@ static revops_status openai_complete(void *ctx, const revops_model_request *req,
     if (c->auth) headers[nh++] = c->auth;
     if (c->org) headers[nh++] = c->org;
     headers[nh] = NULL;
-    revops_http_request hr = { "POST", c->url, headers, body.p, body.len, c->timeout };
+    revops_http_request hr = { "POST", c->url, headers, body.p, body.len, c->timeout, 0 };
     revops_http_response r;
     memset(&r, 0, sizeof r);
     revops_status st = h->http(c->self, &hr, &r);

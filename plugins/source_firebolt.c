@@ -296,7 +296,7 @@ static revops_status send_authed(fb_ctx *c, const char *method, const char *url,
         char ctype[128];
         snprintf(ctype, sizeof ctype, "Content-Type: %s", content_type ? content_type : "text/plain");
         const char *headers[] = { auth, "Accept: application/json", body ? ctype : NULL, NULL };
-        revops_http_request req = { method, url, headers, body, body ? strlen(body) : 0, 0 };
+        revops_http_request req = { method, url, headers, body, body ? strlen(body) : 0, 0, 0 };
         st = fn ? h->http_json_stream(c->self, &req, array_member, fn, data, resp) : h->http(c->self, &req, resp);
         memset(auth, 0, alen);   /* the token does not outlive the request */
         free(auth);

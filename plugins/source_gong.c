@@ -636,7 +636,7 @@ static revops_status run_pages(gong_ctx *c, const gong_params *p, const char *en
             result = REVOPS_ERROR;
             break;
         }
-        revops_http_request req = { "POST", url, headers, body.p, body.len, 0 };
+        revops_http_request req = { "POST", url, headers, body.p, body.len, 0, 0 };
         revops_http_response resp;
         page_state s = { .c = c, .p = p, .out = out, .array = array, .page = page, .emitted = &emitted, .total = -1 };
         h->log(c->self, REVOPS_LOG_DEBUG, "POST %s for %s, page %d", endpoint, p->what, page);

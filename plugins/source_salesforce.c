@@ -910,7 +910,7 @@ static revops_status get_page(sf_fetch *f, const char *path, const char **token,
             fail(f, REVOPS_ERROR, "%s: out of memory", f->what);
             return REVOPS_ERROR;
         }
-        revops_http_request req = { "GET", url.p, headers, NULL, 0, 0 };
+        revops_http_request req = { "GET", url.p, headers, NULL, 0, 0, 0 };
         revops_http_response resp;
         reset_page(f);
         int64_t recno0 = f->recno;

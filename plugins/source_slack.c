@@ -450,7 +450,7 @@ static revops_status run_method(slack_ctx *c, const slack_params *p, const char 
             result = REVOPS_ERROR;
             break;
         }
-        revops_http_request req = { "POST", url, headers, body.p, body.len, 0 };
+        revops_http_request req = { "POST", url, headers, body.p, body.len, 0, 0 };
         revops_http_response resp;
         page_state s = { .c = c, .p = p, .out = out, .where = where, .skip_ts = parent, .emitted = emitted };
         s.collect = !parent && p->replies;

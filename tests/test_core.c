@@ -93,7 +93,7 @@ static void test_findings(void)
     revops_signal sig = { "usage_decline", 31.5, 20, 0.5, "Jul 100 > Aug 90 > Sep 80 > Oct 68.5" };
     const char *acts[] = { "Call the account owner" };
     revops_finding f = { "A1", "001A", "Acme", NULL, "at_risk_account", REVOPS_PRIORITY_HIGH, 0.5, 0.8,
-                         "Acme is at risk", "desc", 1, &sig, 1, acts, "", 0, NULL, 0, NULL, NULL };
+                         "Acme is at risk", "desc", 1, &sig, 1, acts, "", 0, NULL, 0, NULL, NULL, NULL };
     revops_finding *a = finding_copy(&f);
     f.score = 0.9;
     f.priority = REVOPS_PRIORITY_CRITICAL;
@@ -521,7 +521,7 @@ static void stop_fake(void)
 static revops_status get(revops_instance *in, const char *path, revops_http_response *resp)
 {
     char *url = xasprintf("http://127.0.0.1:%d%s", fake_port, path);
-    revops_http_request req = { "GET", url, NULL, NULL, 0, 5 };
+    revops_http_request req = { "GET", url, NULL, NULL, 0, 5, 0 };
     revops_status st = http_request(in, &req, resp);
     free(url);
     return st;
@@ -579,7 +579,7 @@ static void test_http(void)
 
     char *url = xasprintf("http://127.0.0.1:%d/echo?token=SECRET123", fake_port);
     const char *hdrs[] = { "Content-Type: application/json", "X-Test: yes", NULL };
-    revops_http_request post = { "POST", url, hdrs, "{\"a\":1}", 7, 5 };
+    revops_http_request post = { "POST", url, hdrs, "{\"a\":1}", 7, 5, 0 };
     st = http_request(&in, &post, &r);
     ok(st == REVOPS_OK && r.status == 200 && strstr(r.body, "\"body\": \"{\\\"a\\\":1}\"") && strstr(r.body, "X-Test"),
        "POST sends headers and body");
@@ -587,7 +587,7 @@ static void test_http(void)
     free(url);
 
     url = xasprintf("http://127.0.0.1:%d/status/503?token=SECRET123", fake_port);
-    revops_http_request sec = { "GET", url, NULL, NULL, 0, 5 };
+    revops_http_request sec = { "GET", url, NULL, NULL, 0, 5, 0 };
     http_request(&in, &sec, &r);
     ok(strstr(in.error, "SECRET123") == NULL && strstr(in.error, "/status/503"), "query strings never reach errors: %s", in.error);
     http_response_free(&r);
@@ -630,7 +630,7 @@ static void test_http(void)
     /* Streaming JSON. */
     scan_seen sx = { 0 };
     url = xasprintf("http://127.0.0.1:%d/stream/5000", fake_port);
-    revops_http_request sreq = { "GET", url, NULL, NULL, 0, 10 };
+    revops_http_request sreq = { "GET", url, NULL, NULL, 0, 10, 0 };
     st = http_json_stream(&in, &sreq, "data", scan_cb, &sx, &r);
     ok(st == REVOPS_OK && r.status == 200 && sx.elems == 5000 && sx.id_sum == 4999LL * 5000 / 2 && sx.rows_member == 5000,
        "5000 rows streamed, each once (%zu)", sx.elems);
@@ -640,7 +640,7 @@ static void test_http(void)
 
     scan_seen sc = { 0 };
     url = xasprintf("http://127.0.0.1:%d/stream-cut/1000", fake_port);
-    revops_http_request creq = { "GET", url, NULL, NULL, 0, 10 };
+    revops_http_request creq = { "GET", url, NULL, NULL, 0, 10, 0 };
     st = http_json_stream(&in, &creq, "data", scan_cb, &sc, &r);
     ok(st == REVOPS_RETRY && sc.elems == 500 && r.attempts == 1 && strstr(in.error, "after 500 elements"),
        "a body cut mid-array: RETRY after the 500 rows it had, not retried inside (%s)", in.error);
@@ -649,7 +649,7 @@ static void test_http(void)
 
     scan_seen sb2 = { 0 };
     url = xasprintf("http://127.0.0.1:%d/stream-bad", fake_port);
-    revops_http_request breq = { "GET", url, NULL, NULL, 0, 10 };
+    revops_http_request breq = { "GET", url, NULL, NULL, 0, 10, 0 };
     st = http_json_stream(&in, &breq, "data", scan_cb, &sb2, &r);
     ok(st == REVOPS_ERROR && strstr(in.error, "invalid JSON at byte") && sb2.elems == 3, "malformed JSON: ERROR with the offset (%s)", in.error);
     http_response_free(&r);
@@ -657,7 +657,7 @@ static void test_http(void)
 
     scan_seen s404 = { 0 };
     url = xasprintf("http://127.0.0.1:%d/status/404", fake_port);
-    revops_http_request nreq = { "GET", url, NULL, NULL, 0, 10 };
+    revops_http_request nreq = { "GET", url, NULL, NULL, 0, 10, 0 };
     st = http_json_stream(&in, &nreq, "data", scan_cb, &s404, &r);
     ok(st == REVOPS_OK && r.status == 404 && strstr(r.body, "status 404 as asked") && s404.elems == 0,
        "an error status is returned whole, not streamed");
@@ -683,7 +683,7 @@ static void test_templates(void)
     revops_signal sig = { "usage_decline", 31.5, 20, 0.5, "Jul 100 > Oct 68.5" };
     const char *acts[] = { "Call <them> & \"ask\"" };
     revops_finding f = { "A1", "001A", "<!channel> O'Brien & \"Co\"\n<script>alert(1)</script>", NULL, "at_risk_account",
-                         REVOPS_PRIORITY_HIGH, 0.5, 0.8, "T", "d", 1, &sig, 1, acts, "", 0, NULL, 0, NULL, NULL };
+                         REVOPS_PRIORITY_HIGH, 0.5, 0.8, "T", "d", 1, &sig, 1, acts, "", 0, NULL, 0, NULL, NULL, NULL };
     char *r = template_render("*{{account_name}}* ({{priority}})", &f, NULL, REVOPS_ESC_SLACK, 0);
     ok(!strcmp(r, "*&lt;!channel&gt; O'Brien &amp; \"Co\"\n&lt;script&gt;alert(1)&lt;/script&gt;* (high)"),
        "template slack: & < > as entities, so <!channel> cannot ping");

@@ -439,7 +439,19 @@ typedef struct revops_http_request {
     const char *body;                  /* may be NULL */
     size_t body_len;
     double timeout;                    /* seconds for the whole exchange; 0: host default */
+    /* Since 1.5: REVOPS_HTTP_* flags (read only from plugins built for 1.5). */
+    unsigned flags;
 } revops_http_request;
+
+/* The URL's path is a credential (a Slack or Zapier hook URL): logs and
+ * errors show only scheme, host and port. */
+#define REVOPS_HTTP_SECRET_URL 1u
+/* Not idempotent (e.g. "create an issue" without an idempotency key): the
+ * host retries only what cannot have reached the server's application
+ * (connection refused, DNS, 429, 503 with Retry-After); a timeout, a
+ * dropped connection or another 5xx returns RETRY at once, and the caller
+ * decides (look up before sending again). */
+#define REVOPS_HTTP_NO_RETRY 2u
 
 typedef struct revops_http_response {
     long status;                       /* HTTP status of the last attempt, 0 if none */

@@ -83,5 +83,5 @@ static const revops_option_def options[] = {
     { "message", REVOPS_OPT_TEMPLATE, 0, NULL, 0, 0, NULL, 0, "a message template written after each delivery" },
     { NULL, 0, 0, NULL, 0, 0, NULL, 0, NULL },
 };
-static const revops_action_vtable vt = { a_open, a_deliver, a_close };
+static const revops_action_vtable vt = { .open = a_open, .deliver = a_deliver, .close = a_close };
 REVOPS_PLUGIN = { REVOPS_PLUGIN_HEADER, REVOPS_KIND_ACTION, "tp_flaky", "1.0.0", "test action", options, { .action = &vt } };

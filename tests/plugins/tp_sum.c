@@ -59,7 +59,7 @@ static revops_status s_finalize(void *p, revops_emitter *e)
         revops_signal sig[2] = { { "rows", (double)s->rows, 0, 0.5, "rows seen" },
                                  { "id_sum", (double)s->id_sum, 0, 0.5, "sum of ids" } };
         revops_finding f = { "A5", account, NULL, NULL, "test", (revops_priority)(k % 4 + s->priority_offset > 3 ? 3 : k % 4 + s->priority_offset),
-                             (double)(k + 1) / (double)s->findings, 1.0, title, "a test finding", 2, sig, 0, NULL, "", 0 };
+                             (double)(k + 1) / (double)s->findings, 1.0, title, "a test finding", 2, sig, 0, NULL, "", 0, NULL, 0, NULL, NULL, NULL };
         if (k == s->raise) f.priority = REVOPS_PRIORITY_CRITICAL;
         if (s->owner_domain && s->owner_domain[0] && k % 2 == 0) {
             snprintf(owner, sizeof owner, "owner-%lld@%s", (long long)k, s->owner_domain);
