@@ -202,12 +202,13 @@ is "$?" 0 "config/demo.conf is valid"
 like "$TMP/out" "ok: 1 source, 2 actions, 6 pipelines" "check-config summarises a valid file"
 
 # The production example names all five sources (when all were built).
-if [ -f "$PLUGINS/postgres.so" ] && [ -f "$PLUGINS/firebolt.so" ] && [ -f "$PLUGINS/salesforce.so" ] && [ -f "$PLUGINS/bedrock.so" ]; then
+if [ -f "$PLUGINS/postgres.so" ] && [ -f "$PLUGINS/firebolt.so" ] && [ -f "$PLUGINS/salesforce.so" ] && [ -f "$PLUGINS/bedrock.so" ] &&
+   [ -f "$PLUGINS/postgres_insights.so" ]; then
     env AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=example SF_CLIENT_ID=id SF_CLIENT_SECRET=s \
-        GONG_ACCESS_KEY=k GONG_ACCESS_KEY_SECRET=s SLACK_BOT_TOKEN=xoxb-example \
+        GONG_ACCESS_KEY=k GONG_ACCESS_KEY_SECRET=s SLACK_BOT_TOKEN=xoxb-example REVOPS_PG_CONNINFO="dbname=revops" \
         "$REVOPS" check-config -c "$top_srcdir/config/production.conf.example" > "$TMP/out" 2> "$TMP/err"
     is "$?" 0 "config/production.conf.example is valid"
-    like "$TMP/out" "ok: 5 sources, 2 actions, 6 pipelines, 1 model" "it defines the five sources, a pipeline per analysis and a model"
+    like "$TMP/out" "ok: 5 sources, 9 actions, 6 pipelines, 1 model" "it defines the five sources, every sink, a pipeline per analysis and a model"
     "$REVOPS" check-config -c "$top_srcdir/config/production.conf.example" > "$TMP/out" 2> "$TMP/err"
     like "$TMP/err" "environment variable SLACK_BOT_TOKEN is not set or empty" "without its environment it says which variable is missing"
 else
