@@ -84,6 +84,12 @@ static int add_addresses(struct curl_slist **headers, struct curl_slist **rcpt, 
 
 static int transient_smtp(CURLcode rc, long code)
 {
+    /* The server's own answer decides first: libcurl reports a recipient
+     * refused at RCPT TO as CURLE_SEND_ERROR ("RCPT failed: 550") with the
+     * 550 in CURLINFO_RESPONSE_CODE, and a 5xx is final whatever the
+     * transport code says. */
+    if (code >= 500) return 0;
+    if (code >= 400) return 1;
     if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_SEND_ERROR ||
         rc == CURLE_RECV_ERROR || rc == CURLE_GOT_NOTHING || rc == CURLE_COULDNT_RESOLVE_HOST)
         return 1;

@@ -51,10 +51,11 @@
  *
  * Results: accepted OK; host->send_mail's RETRY (connection failures,
  * timeouts, SMTP 4xx after the host's retries) RETRY; ERROR (5xx, a refused
- * header) ERROR; either with the host's reason (host->last_error).  The host
- * classes every failed RCPT TO as transient (libcurl reports CURLE_SEND_ERROR
- * for it), so a RETRY whose reason names an SMTP 5xx code is made ERROR here:
- * a recipient refused with 550 fails that finding only.  When the server is
+ * header) ERROR; either with the host's reason (host->last_error).  Hosts
+ * before this plugin's release took a refused RCPT TO for transient (libcurl
+ * reports CURLE_SEND_ERROR for it), so a RETRY whose reason still names an
+ * SMTP 5xx code is made ERROR here: a recipient refused with 550 fails that
+ * finding only.  When the server is
  * unreachable or says 421 (closing) the rest of the batch is not tried this
  * time (RETRY, "not sent after an earlier failure").  The password is never
  * in a message or a log line of this plugin.
