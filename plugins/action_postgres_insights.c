@@ -81,6 +81,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "pg_common.h"
+
 /* Built-in type OIDs (pg_type.dat), for the parameters. */
 #define OID_INT4 23
 #define OID_TEXT 25
@@ -88,7 +90,6 @@
 #define OID_TIMESTAMP 1114
 #define OID_JSONB 3802
 
-#define PG_CONNECT_TIMEOUT_S 30.0
 #define PREFIX_MAX 30            /* + "consumption_patterns_account_idx" stays within NAMEDATALEN */
 #define INSIGHT_COLS 22
 #define PATTERN_COLS 11
@@ -114,17 +115,6 @@ typedef struct pgi_ctx {
 
 /* ------------------------------------------------------------ messages -- */
 
-static void scrub_one(char *buf, const char *secret)
-{
-    size_t n = secret ? strlen(secret) : 0;
-    if (n < 4) return;   /* shorter values would mangle ordinary words */
-    char *p;
-    while ((p = strstr(buf, secret)) != NULL) {
-        memmove(p + 3, p + n, strlen(p + n) + 1);
-        memcpy(p, "***", 3);
-    }
-}
-
 /* Every message goes through here: formatted, scrubbed of secrets, handed
  * to host->error and kept for the results; returns `st`. */
 REVOPS_PRINTF(3, 4)
@@ -142,159 +132,32 @@ static revops_status say(pgi_ctx *c, revops_status st, const char *fmt, ...)
     return st;
 }
 
-/* libpq messages end in a newline and may span lines: one line. */
-static void one_line(const char *in, char *out, size_t n)
-{
-    size_t k = 0;
-    int gap = 0;   /* 1: blank pending, 2: line break pending */
-    for (const char *p = in ? in : ""; *p && k + 1 < n; p++) {
-        if (*p == '\n') {
-            const char *q = p + 1;
-            while (*q == ' ' || *q == '\t') q++;
-            gap = isupper((unsigned char)*q) ? 2 : 1;
-            continue;
-        }
-        if (*p == ' ' || *p == '\t' || *p == '\r') { if (!gap) gap = 1; continue; }
-        if (gap && k > 0) {
-            if (gap == 2 && out[k - 1] != '.' && out[k - 1] != ':' && out[k - 1] != ';' && k + 3 < n) {
-                out[k++] = ';';
-                out[k++] = ' ';
-            } else if (k + 2 < n) {
-                out[k++] = ' ';
-            }
-        }
-        gap = 0;
-        out[k++] = *p;
-    }
-    out[k] = '\0';
-}
-
 /* Transient: class 08 (connection exception), 53 (insufficient resources),
  * 40001 / 40P01 (serialization failure, deadlock), 55P03 (lock not
  * available), 57014 (canceled: here the statement_timeout, e.g. waiting on a
  * table another session locked), 57P01..57P03 (shutdown, cannot connect now). */
 static revops_status sqlstate_status(const char *st)
 {
-    if (!st || strlen(st) != 5) return REVOPS_ERROR;
-    if (!strcmp(st, "55P03") || !strcmp(st, "57014")) return REVOPS_RETRY;
-    if (!strncmp(st, "08", 2) || !strncmp(st, "53", 2)) return REVOPS_RETRY;
-    if (!strcmp(st, "40001") || !strcmp(st, "40P01")) return REVOPS_RETRY;
-    if (!strcmp(st, "57P01") || !strcmp(st, "57P02") || !strcmp(st, "57P03")) return REVOPS_RETRY;
-    return REVOPS_ERROR;
+    if (st && (!strcmp(st, "55P03") || !strcmp(st, "57014"))) return REVOPS_RETRY;
+    return pg_sqlstate_status(st);
 }
 
 /* ---------------------------------------------------------- connecting -- */
 
-/* A connection error made with PQERRORS_VERBOSE ("FATAL:  28P01: ..."):
- * the message without SQLSTATE and LOCATION into out, the SQLSTATE into
- * state ("" when the error is libpq's own). */
-static void parse_connect_error(const char *msg, char *out, size_t n, char state[6])
-{
-    char tmp[2048];
-    size_t k = 0;
-    state[0] = '\0';
-    for (const char *p = msg ? msg : ""; *p && k + 1 < sizeof tmp;) {
-        if (!strncmp(p, "LOCATION:", 9) && (p == msg || p[-1] == '\n')) {
-            while (*p && *p != '\n') p++;
-            continue;
-        }
-        static const char *const sev[] = { "FATAL:  ", "ERROR:  ", "PANIC:  ", NULL };
-        int hit = 0;
-        for (int i = 0; sev[i]; i++) {
-            size_t sl = strlen(sev[i]);
-            if (strncmp(p, sev[i], sl) != 0) continue;
-            const char *s = p + sl;
-            int code = 1;
-            for (int j = 0; j < 5; j++)
-                if (!isdigit((unsigned char)s[j]) && !isupper((unsigned char)s[j])) code = 0;
-            if (code && s[5] == ':' && s[6] == ' ') {
-                if (!state[0]) {
-                    memcpy(state, s, 5);
-                    state[5] = '\0';
-                }
-                if (k + sl < sizeof tmp) {
-                    memcpy(tmp + k, p, sl);
-                    k += sl;
-                }
-                p = s + 7;
-                hit = 1;
-            }
-            break;
-        }
-        if (!hit) tmp[k++] = *p++;
-    }
-    tmp[k] = '\0';
-    one_line(tmp, out, n);
-}
-
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double connect_timeout_of(PGconn *conn)
-{
-    double t = PG_CONNECT_TIMEOUT_S;
-    PQconninfoOption *o = PQconninfo(conn);
-    for (PQconninfoOption *p = o; p && p->keyword; p++)
-        if (!strcmp(p->keyword, "connect_timeout") && p->val && *p->val) {
-            double v = strtod(p->val, NULL);
-            if (v > 0) t = v < 2 ? 2 : v;   /* libpq's own minimum */
-        }
-    PQconninfoFree(o);
-    return t;
-}
-
 static revops_status pg_connect(pgi_ctx *c)
 {
-    const char *kw[6], *val[6];
-    int n = 0;
-    kw[n] = "dbname"; val[n++] = c->conninfo;   /* expanded: the keywords after it override it */
-    if (c->password) { kw[n] = "password"; val[n++] = c->password; }
-    kw[n] = "client_encoding"; val[n++] = "UTF8";
-    kw[n] = "fallback_application_name"; val[n++] = "revops";
-    kw[n] = NULL; val[n] = NULL;
-
     if (c->conn) PQfinish(c->conn);
-    c->conn = PQconnectStartParams(kw, val, 1);
+    c->conn = pg_connect_start(c->conninfo, c->password);
     if (!c->conn) return say(c, REVOPS_ERROR, "cannot connect to PostgreSQL: out of memory");
-    PQsetErrorVerbosity(c->conn, PQERRORS_VERBOSE);
 
-    double left = c->host->time_left(c->self);
-    double limit = connect_timeout_of(c->conn);
-    if (left < limit) limit = left > 0 ? left : 0;
-    double deadline = mono() + limit;
-    PostgresPollingStatusType ps = PGRES_POLLING_WRITING;
-    int timed_out = 0;
-    while (PQstatus(c->conn) != CONNECTION_BAD && ps != PGRES_POLLING_OK && ps != PGRES_POLLING_FAILED) {
-        struct pollfd pfd = { PQsocket(c->conn), ps == PGRES_POLLING_READING ? POLLIN : POLLOUT, 0 };
-        double wait = deadline - mono();
-        if (wait <= 0) { timed_out = 1; break; }
-        int r = pfd.fd < 0 ? 1 : poll(&pfd, 1, (int)(wait * 1000) + 1);
-        if (r < 0 && errno != EINTR) break;
-        if (r == 0) { timed_out = 1; break; }
-        if (r > 0) ps = PQconnectPoll(c->conn);
-    }
-    if (!timed_out && PQstatus(c->conn) == CONNECTION_OK) {
-        PQsetErrorVerbosity(c->conn, PQERRORS_DEFAULT);
+    char msg[1024], state[6];
+    revops_status st = pg_connect_wait(c->conn, c->host->time_left(c->self), sqlstate_status, msg,
+                                       sizeof msg, state);
+    if (st == REVOPS_OK) {
         c->host->log(c->self, REVOPS_LOG_DEBUG, "connected to database %s as %s (server %d)",
                      PQdb(c->conn) ? PQdb(c->conn) : "?", PQuser(c->conn) ? PQuser(c->conn) : "?",
                      PQserverVersion(c->conn));
         return REVOPS_OK;
-    }
-    char msg[1024], state[6];
-    revops_status st = REVOPS_RETRY;
-    if (timed_out) {
-        snprintf(msg, sizeof msg, "no answer within %.0f s%s", limit, left <= limit ? " (the run's deadline)" : "");
-        state[0] = '\0';
-    } else {
-        parse_connect_error(PQerrorMessage(c->conn), msg, sizeof msg, state);
-        if (state[0]) st = sqlstate_status(state);
-        else if (strstr(msg, "no password supplied") || strstr(msg, "invalid sslmode") ||
-                 strstr(msg, "invalid connection option"))
-            st = REVOPS_ERROR;
     }
     PQfinish(c->conn);
     c->conn = NULL;
@@ -305,15 +168,7 @@ static revops_status pg_connect(pgi_ctx *c)
 /* A usable connection with no transaction open, reconnecting if needed. */
 static revops_status pg_ready(pgi_ctx *c)
 {
-    if (c->conn && PQstatus(c->conn) == CONNECTION_OK) {
-        PGTransactionStatusType ts = PQtransactionStatus(c->conn);
-        if (ts == PQTRANS_IDLE) return REVOPS_OK;
-        if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) {
-            PQclear(PQexec(c->conn, "ROLLBACK"));
-            if (PQstatus(c->conn) == CONNECTION_OK && PQtransactionStatus(c->conn) == PQTRANS_IDLE)
-                return REVOPS_OK;
-        }
-    }
+    if (pg_conn_idle(c->conn)) return REVOPS_OK;
     if (c->conn) c->host->log(c->self, REVOPS_LOG_INFO, "the connection went bad: reconnecting");
     return pg_connect(c);
 }
@@ -823,23 +678,6 @@ static int plain_ident(const char *s, int empty)
     return 1;
 }
 
-/* Quoted fragments of a libpq conninfo parse error quote the conninfo. */
-static void elide_quoted(const char *in, char *out, size_t n)
-{
-    size_t k = 0;
-    int quoted = 0;
-    for (const char *p = in ? in : ""; *p && k + 4 < n; p++) {
-        if (*p == '"') {
-            quoted = !quoted;
-            if (quoted) { memcpy(out + k, "\"...", 4); k += 4; }
-            else out[k++] = '"';
-        } else if (!quoted) {
-            out[k++] = *p;
-        }
-    }
-    out[k] = '\0';
-}
-
 static revops_status pgi_open(revops_instance *self, const revops_host *host, const revops_options *opts,
                               void **ctx)
 {
@@ -886,26 +724,13 @@ static revops_status pgi_open(revops_instance *self, const revops_host *host, co
              schema ? "." : "", prefix);
 
     /* Check the conninfo's syntax now and learn the password it may hold,
-     * so that no message shows it.  As in libpq, a value without '=' that
-     * is not a URI is a database name. */
-    const char *ci = c->conninfo;
-    if (!strchr(ci, '=') && strncmp(ci, "postgresql://", 13) != 0 && strncmp(ci, "postgres://", 11) != 0) ci = "";
-    char *perr = NULL;
-    PQconninfoOption *parsed = PQconninfoParse(ci, &perr);
-    if (!parsed) {
-        char why[512], clean[512];
-        one_line(perr ? perr : "out of memory", why, sizeof why);
-        elide_quoted(why, clean, sizeof clean);
-        PQfreemem(perr);
+     * so that no message shows it. */
+    char clean[512];
+    if (pg_check_conninfo(c->conninfo, &c->conninfo_pw, clean, sizeof clean) != 0) {
         say(c, REVOPS_ERROR, "option conninfo is not a valid libpq connection string or URI: %s", clean);
         pgi_close(c);
         return REVOPS_ERROR;
     }
-    for (PQconninfoOption *p = parsed; p->keyword; p++)
-        if (!strcmp(p->keyword, "password") && p->val && *p->val) c->conninfo_pw = strdup(p->val);
-    for (PQconninfoOption *p = parsed; p->keyword; p++)
-        if (p->val) revops_wipe(p->val, strlen(p->val));
-    PQconninfoFree(parsed);
     /* Connecting waits for the first delivery: a server that is down then
      * makes the deliveries RETRY instead of failing the instance. */
     *ctx = c;
