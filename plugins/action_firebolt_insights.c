@@ -75,6 +75,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include "firebolt_common.h"
+
 #define PREFIX_MAX 60
 
 typedef struct fbi_ctx {
@@ -178,46 +180,6 @@ static void json_num(revops_buf *b, double x)
 {
     if (!isfinite(x)) revops_buf_str(b, "null");
     else revops_buf_fmt(b, "%.17g", x);
-}
-
-/* "https://" in front of a bare host (Firebolt returns engine URLs without a
- * scheme); "/" at the end of a bare authority. */
-static char *canonical_url(const char *url)
-{
-    const char *u = url;
-    while (*u && isspace((unsigned char)*u)) u++;
-    size_t ulen = strlen(u);
-    while (ulen && isspace((unsigned char)u[ulen - 1])) ulen--;
-    revops_buf b = { 0 };
-    const char *scheme_end = strstr(u, "://");
-    if (!scheme_end) revops_buf_str(&b, "https://");
-    const char *auth = scheme_end ? scheme_end + 3 : u;
-    size_t head = (size_t)(auth - u) + strcspn(auth, "/?#");
-    if (head > ulen) head = ulen;
-    revops_buf_add(&b, u, head);
-    if (head == ulen || u[head] == '?') revops_buf_str(&b, "/");
-    revops_buf_add(&b, u + head, ulen - head);
-    if (b.oom) {
-        revops_buf_free(&b);
-        return NULL;
-    }
-    return b.p;
-}
-
-/* url + "?" or "&" + params */
-static char *with_params(const char *url, const char *params)
-{
-    revops_buf b = { 0 };
-    revops_buf_str(&b, url);
-    char last = b.len ? b.p[b.len - 1] : '\0';
-    if (!strchr(url, '?')) revops_buf_str(&b, "?");
-    else if (last != '?' && last != '&') revops_buf_str(&b, "&");
-    revops_buf_str(&b, params);
-    if (b.oom) {
-        revops_buf_free(&b);
-        return NULL;
-    }
-    return b.p;
 }
 
 /* ------------------------------------------------- Firebolt's answers -- */
@@ -942,13 +904,7 @@ static revops_status fbi_open(revops_instance *self, const revops_host *host, co
     c->desc_tmpl = host->opt_string(opts, "description");
     c->batch_rows = (size_t)host->opt_int(opts, "batch_rows");
     c->timeout = host->opt_real(opts, "timeout");
-    if (!c->client_id || !*c->client_id || !c->client_secret || !*c->client_secret) {
-        host->error(self, "client_id and client_secret (a Firebolt service account's id and secret) must not be empty");
-        fbi_close(c);
-        return REVOPS_ERROR;
-    }
-    if ((!c->engine_url_opt || !*c->engine_url_opt) && (!c->account || !*c->account)) {
-        host->error(self, "set account (to find the account's engine) or engine_url");
+    if (fb_check_login_options(host, self, c->client_id, c->client_secret, c->account, c->engine_url_opt) != 0) {
         fbi_close(c);
         return REVOPS_ERROR;
     }
@@ -966,17 +922,8 @@ static revops_status fbi_open(revops_instance *self, const revops_host *host, co
     snprintf(c->t_insights, sizeof c->t_insights, "%sinsights", c->prefix);
     snprintf(c->t_patterns, sizeof c->t_patterns, "%sconsumption_patterns", c->prefix);
     const char *urls[] = { c->id_url, c->api_url, c->engine_url_opt };
-    for (size_t i = 0; i < sizeof urls / sizeof *urls; i++)
-        if (urls[i] && !strncasecmp(urls[i], "http://", 7) && strncmp(urls[i] + 7, "127.0.0.1", 9) != 0 &&
-            strncasecmp(urls[i] + 7, "localhost", 9) != 0)
-            host->log(self, REVOPS_LOG_WARN, "%.*s is plain http: the credentials and tokens would cross the "
-                      "network unencrypted", (int)strcspn(urls[i], "?"), urls[i]);
-    const char *form[] = { "grant_type", "client_credentials", "client_id", c->client_id,
-                           "client_secret", c->client_secret, "audience", c->audience, NULL };
-    memcpy(c->form, form, sizeof form);
-    c->oauth.token_url = c->id_url;
-    c->oauth.form = c->form;
-    c->oauth.cache_key = c->client_id;
+    fb_warn_plain_http(host, self, urls);
+    fb_oauth_init(&c->oauth, c->form, c->id_url, c->client_id, c->client_secret, c->audience);
     *ctx = c;
     return REVOPS_OK;
 }

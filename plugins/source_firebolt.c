@@ -45,6 +45,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "firebolt_common.h"
+
 #define WHAT_MAX 160        /* "query 'first line...'" */
 #define BODY_EXCERPT 400    /* at most this much of a non-JSON error body */
 
@@ -133,27 +135,6 @@ static void describe_query(const char *prefix, const char *sql, char *out, size_
         more = 1;
     }
     snprintf(out, n, "%s '%.*s%s'", prefix, (int)len, p, more ? " ..." : "");
-}
-
-/* "https://" in front of a bare host (Firebolt returns engine URLs without a
- * scheme); "/" before the query string or at the end of a bare authority. */
-static char *canonical_url(const char *url)
-{
-    const char *u = url;
-    while (*u && isspace((unsigned char)*u)) u++;
-    buf b = { 0 };
-    if (!strstr(u, "://")) buf_str(&b, "https://");
-    size_t ulen = strlen(u);
-    while (ulen && isspace((unsigned char)u[ulen - 1])) ulen--;
-    const char *scheme_end = strstr(u, "://");
-    const char *auth = scheme_end ? scheme_end + 3 : u;
-    size_t alen = strcspn(auth, "/?#");
-    size_t head = (size_t)(auth - u) + alen;
-    if (head > ulen) head = ulen;
-    buf_add(&b, u, head);
-    if (head == ulen || u[head] == '?') buf_str(&b, "/");
-    buf_add(&b, u + head, ulen - head);
-    return b.s;
 }
 
 /* Authority of a URL, for messages: never the path or the query string. */
@@ -322,18 +303,6 @@ static char *single_quoted(const char *s)
         if (*p == '\'') buf_add(&b, "'", 1);   /* SQL doubles a quote inside a literal */
     }
     buf_str(&b, "'");
-    return b.s;
-}
-
-/* url + "?" or "&" + params */
-static char *with_params(const char *url, const char *params)
-{
-    buf b = { 0 };
-    buf_str(&b, url);
-    char last = b.len ? b.s[b.len - 1] : '\0';
-    if (!strchr(url, '?')) buf_str(&b, "?");
-    else if (last != '?' && last != '&') buf_str(&b, "&");
-    buf_str(&b, params);
     return b.s;
 }
 
@@ -997,31 +966,15 @@ static revops_status fb_open(revops_instance *self, const revops_host *host, con
     c->id_url = host->opt_string(opts, "id_url");
     c->api_url = host->opt_string(opts, "api_url");
     c->audience = host->opt_string(opts, "audience");
-    if (!c->client_id || !*c->client_id || !c->client_secret || !*c->client_secret) {
-        host->error(self, "client_id and client_secret (a Firebolt service account's id and secret) must not be empty");
-        fb_close(c);
-        return REVOPS_ERROR;
-    }
-    if ((!c->engine_url_opt || !*c->engine_url_opt) && (!c->account || !*c->account)) {
-        host->error(self, "set account (to find the account's engine) or engine_url");
+    if (fb_check_login_options(host, self, c->client_id, c->client_secret, c->account, c->engine_url_opt) != 0) {
         fb_close(c);
         return REVOPS_ERROR;
     }
     const char *urls[] = { c->id_url, c->api_url, c->engine_url_opt };
-    for (size_t i = 0; i < sizeof urls / sizeof *urls; i++)
-        if (urls[i] && !strncasecmp(urls[i], "http://", 7) && strncmp(urls[i] + 7, "127.0.0.1", 9) != 0 &&
-            strncasecmp(urls[i] + 7, "localhost", 9) != 0)
-            host->log(self, REVOPS_LOG_WARN, "%.*s is plain http: the credentials and tokens would cross the "
-                      "network unencrypted", (int)strcspn(urls[i], "?"), urls[i]);
+    fb_warn_plain_http(host, self, urls);
     if (c->engine_url_opt && *c->engine_url_opt && c->engine && *c->engine)
         host->log(self, REVOPS_LOG_WARN, "engine_url is set: the engine option ('%s') is not used", c->engine);
-    const char *form[] = { "grant_type", "client_credentials", "client_id", c->client_id,
-                           "client_secret", c->client_secret, "audience", c->audience, NULL };
-    memcpy(c->form, form, sizeof form);
-    c->oauth.token_url = c->id_url;
-    c->oauth.form = c->form;
-    c->oauth.cache_key = c->client_id;
-    c->oauth.headers = NULL;
+    fb_oauth_init(&c->oauth, c->form, c->id_url, c->client_id, c->client_secret, c->audience);
     *ctx = c;
     return REVOPS_OK;
 }
