@@ -76,6 +76,7 @@
 #include <time.h>
 
 #include "firebolt_common.h"
+#include "utf8_common.h"
 
 #define PREFIX_MAX 60
 
@@ -109,26 +110,6 @@ static void set_result(revops_delivery *d, revops_status s, const char *fmt, ...
         if ((unsigned char)*p < 0x20) *p = ' ';
 }
 
-/* The length of the UTF-8 sequence at p (1..4), 0 when it is not valid
- * UTF-8 (overlong forms, surrogates, past U+10FFFF). */
-static size_t utf8_seq(const unsigned char *p)
-{
-    unsigned c = p[0];
-    if (c < 0x80) return 1;
-    size_t n;
-    unsigned v, min;
-    if ((c & 0xE0) == 0xC0) n = 2, v = c & 0x1F, min = 0x80;
-    else if ((c & 0xF0) == 0xE0) n = 3, v = c & 0x0F, min = 0x800;
-    else if ((c & 0xF8) == 0xF0) n = 4, v = c & 0x07, min = 0x10000;
-    else return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xC0) != 0x80) return 0;
-        v = (v << 6) | (p[i] & 0x3F);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
-    return n;
-}
-
 /* THE escaping function: a value as a Firebolt SQL literal.  NULL for no
  * value; else a standard string literal: a quote written twice, every other
  * byte as it is (backslashes too: standard_conforming_strings), invalid UTF-8
@@ -144,7 +125,7 @@ static void sql_text(revops_buf *b, const char *s)
     while (*p) {
         size_t run = 0;
         size_t n;
-        while (p[run] && p[run] != '\'' && (n = utf8_seq(p + run)) != 0) run += n;
+        while (p[run] && p[run] != '\'' && (n = utf8_seq(p + run, SIZE_MAX, NULL)) != 0) run += n;
         revops_buf_add(b, (const char *)p, run);
         p += run;
         if (*p == '\'') {

@@ -77,6 +77,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8_common.h"
+
 #define SEARCH_PATH "/rest/api/3/search/jql"
 #define ISSUE_PATH "/rest/api/3/issue"
 #define SUMMARY_MAX 255           /* Jira: characters (UTF-16 units) */
@@ -143,27 +145,6 @@ static void add_quoted(const revops_host *h, revops_buf *b, const char *s)
     h->free(q);
 }
 
-/* The length of the UTF-8 sequence at p (1..4), or 0 when it is not valid
- * UTF-8 (overlong forms, surrogates and code points past U+10FFFF included). */
-static size_t utf8_seq(const unsigned char *p, unsigned *cp)
-{
-    unsigned c = p[0];
-    if (c < 0x80) return *cp = c, 1;
-    size_t n;
-    unsigned v, min;
-    if ((c & 0xE0) == 0xC0) n = 2, v = c & 0x1F, min = 0x80;
-    else if ((c & 0xF0) == 0xE0) n = 3, v = c & 0x0F, min = 0x800;
-    else if ((c & 0xF8) == 0xF0) n = 4, v = c & 0x07, min = 0x10000;
-    else return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xC0) != 0x80) return 0;
-        v = (v << 6) | (p[i] & 0x3F);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
-    *cp = v;
-    return n;
-}
-
 /* A copy of s fit for a JSON text: valid UTF-8 (U+FFFD for what is not),
  * control characters as spaces, line breaks kept as '\n' (CR LF and CR
  * too) when keep_lines, else spaces; at most cap characters (0: no limit),
@@ -178,14 +159,14 @@ static char *clean_text(const char *s, size_t cap, int keep_lines)
         if (cap && chars == cap - 1) {
             /* one character left: the last, or the ellipsis */
             unsigned cp;
-            size_t n = utf8_seq(p, &cp);
+            size_t n = utf8_seq(p, SIZE_MAX, &cp);
             if (p[n ? n : 1] != '\0') {
                 revops_buf_str(&b, "\xe2\x80\xa6");
                 break;
             }
         }
         unsigned cp;
-        size_t n = utf8_seq(p, &cp);
+        size_t n = utf8_seq(p, SIZE_MAX, &cp);
         if (!n) {
             revops_buf_str(&b, "\xef\xbf\xbd");   /* U+FFFD */
             p++;
@@ -217,7 +198,7 @@ static char *cut_utf16(char *s, size_t max)
     const unsigned char *p = (const unsigned char *)s;
     for (size_t i = 0; p[i];) {
         unsigned cp;
-        size_t n = utf8_seq(p + i, &cp);
+        size_t n = utf8_seq(p + i, SIZE_MAX, &cp);
         if (!n) n = 1, cp = 0xFFFD;
         size_t w = cp >= 0x10000 ? 2 : 1;
         if (units + w <= max - 1) keep = i + n;

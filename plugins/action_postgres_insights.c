@@ -82,6 +82,7 @@
 #include <time.h>
 
 #include "pg_common.h"
+#include "utf8_common.h"
 
 /* Built-in type OIDs (pg_type.dat), for the parameters. */
 #define OID_INT4 23
@@ -203,28 +204,6 @@ static revops_status exec_cmd(pgi_ctx *c, const char *sql, const char *what, int
 
 /* ------------------------------------------------------------- values -- */
 
-/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, no
- * surrogates, at most U+10FFFF), 0 when invalid. */
-static size_t utf8_seq(const unsigned char *s)
-{
-    unsigned char b = s[0];
-    if (b < 0x80) return 1;
-    if (b >= 0xC2 && b <= 0xDF) return (s[1] & 0xC0) == 0x80 ? 2 : 0;
-    if (b >= 0xE0 && b <= 0xEF) {
-        if ((s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80) return 0;
-        if (b == 0xE0 && s[1] < 0xA0) return 0;   /* overlong */
-        if (b == 0xED && s[1] > 0x9F) return 0;   /* surrogate */
-        return 3;
-    }
-    if (b >= 0xF0 && b <= 0xF4) {
-        if ((s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80) return 0;
-        if (b == 0xF0 && s[1] < 0x90) return 0;   /* overlong */
-        if (b == 0xF4 && s[1] > 0x8F) return 0;   /* past U+10FFFF */
-        return 4;
-    }
-    return 0;
-}
-
 /* A copy of s with every invalid UTF-8 byte replaced by U+FFFD; *fixed
  * counts the replacements.  NULL stays NULL (SQL NULL); NULL on OOM sets oom. */
 static char *utf8_copy(const char *s, int *fixed, int *oom)
@@ -238,7 +217,7 @@ static char *utf8_copy(const char *s, int *fixed, int *oom)
     }
     const unsigned char *p = (const unsigned char *)s;
     while (*p) {
-        size_t l = utf8_seq(p);
+        size_t l = utf8_seq(p, SIZE_MAX, NULL);
         if (l) {
             memcpy(o, p, l);
             o += l;

@@ -61,6 +61,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "utf8_common.h"
+
 #define HEADER_MAX 150          /* header block: plain_text characters */
 #define SECTION_MAX 3000        /* section block: text characters */
 #define TEXT_MAX 3000           /* the top-level notification text (Slack cuts at 40,000) */
@@ -105,41 +107,6 @@ static void set_result(revops_delivery *d, revops_status s, const char *fmt, ...
     va_end(ap);
 }
 
-/* The length of the valid UTF-8 sequence at p, 0 if the bytes there are not one. */
-static size_t utf8_seq(const unsigned char *p, size_t avail)
-{
-    if (!avail) return 0;
-    unsigned char ch = p[0];
-    if (ch < 0x80) return 1;
-    size_t n = ch >= 0xF5 ? 0 : ch >= 0xF0 ? 4 : ch >= 0xE0 ? 3 : ch >= 0xC2 ? 2 : 0;
-    if (!n || avail < n) return 0;
-    for (size_t k = 1; k < n; k++)
-        if ((p[k] & 0xC0) != 0x80) return 0;
-    if ((ch == 0xE0 && p[1] < 0xA0) || (ch == 0xF0 && p[1] < 0x90) || (ch == 0xED && p[1] >= 0xA0) ||
-        (ch == 0xF4 && p[1] >= 0x90))
-        return 0;
-    return n;
-}
-
-/* At most max bytes of s on one line, for a message: control characters as
- * spaces, bytes that are not UTF-8 as '?', never a character cut in two. */
-static void one_line(const char *s, size_t len, size_t max, char *out, size_t outlen)
-{
-    size_t k = 0, i = 0;
-    if (!outlen) return;
-    while (i < len) {
-        size_t n = utf8_seq((const unsigned char *)s + i, len - i);
-        if (i + (n ? n : 1) > max || k + (n ? n : 1) + 1 > outlen) break;
-        if (!n) out[k++] = '?';
-        else if (n == 1) out[k++] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? ' ' : s[i];
-        else memcpy(out + k, s + i, n), k += n;
-        i += n ? n : 1;
-    }
-    while (k > 0 && out[k - 1] == ' ') k--;
-    if (i < len && k + 4 <= outlen) memcpy(out + k, "...", 3), k += 3;
-    out[k] = '\0';
-}
-
 /* s as valid UTF-8 (a byte that is not: U+FFFD) of at most max characters, the
  * last "…" when cut; never a character or an entity (&amp; &lt; &gt;) cut in
  * two.  Appended to out. */
@@ -149,7 +116,7 @@ static void add_cut(revops_buf *out, const char *s, size_t max)
     int cut = 0;
     /* where the text would be cut: after max - 1 characters */
     while (i < len) {
-        size_t n = utf8_seq((const unsigned char *)s + i, len - i);
+        size_t n = utf8_seq((const unsigned char *)s + i, len - i, NULL);
         if (chars == max - 1) keep = i;
         if (chars == max) {
             cut = 1;
@@ -170,7 +137,7 @@ static void add_cut(revops_buf *out, const char *s, size_t max)
         }
     }
     for (size_t p = 0; p < keep;) {
-        size_t n = utf8_seq((const unsigned char *)s + p, keep - p);
+        size_t n = utf8_seq((const unsigned char *)s + p, keep - p, NULL);
         if (n) revops_buf_add(out, s + p, n);
         else revops_buf_str(out, "\xef\xbf\xbd");
         p += n ? n : 1;
@@ -290,7 +257,7 @@ static void host_why(slack_ctx *c, char *out, size_t outlen)
         p = hit + n;
     }
     if (b.oom) snprintf(out, outlen, "no answer from %s", c->origin);
-    else one_line(revops_buf_cstr(&b), b.len, outlen - 1, out, outlen);
+    else utf8_one_line(revops_buf_cstr(&b), b.len, outlen - 1, out, outlen);
     revops_buf_free(&b);
 }
 
@@ -315,7 +282,7 @@ static sent_status post(slack_ctx *c, const char *body, size_t len, char *ts, si
     revops_status st = h->http(c->self, &req, &resp);
     const char *what = c->webhook ? "incoming webhook" : "chat.postMessage";
     char answer[ANSWER_MAX + 8];
-    one_line(resp.body ? resp.body : "", resp.body ? resp.body_len : 0, ANSWER_MAX, answer, sizeof answer);
+    utf8_one_line(resp.body ? resp.body : "", resp.body ? resp.body_len : 0, ANSWER_MAX, answer, sizeof answer);
     long s = resp.status;
     sent_status out = SENT_ERROR;
     ts[0] = chan[0] = '\0';
@@ -356,7 +323,7 @@ static sent_status post(slack_ctx *c, const char *body, size_t len, char *ts, si
             /* invalid_blocks and friends say what is wrong in response_metadata.messages */
             const char *detail = h->json_string(h->json_get(root, "response_metadata.messages.0"));
             char d[160] = "";
-            if (detail) one_line(detail, strlen(detail), 150, d, sizeof d);
+            if (detail) utf8_one_line(detail, strlen(detail), 150, d, sizeof d);
             if (code_in(code, TRANSIENT)) {
                 snprintf(why, whylen, "chat.postMessage: HTTP %ld: Slack said %s (transient)", s, code);
                 out = SENT_RETRY;

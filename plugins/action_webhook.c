@@ -74,6 +74,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include "utf8_common.h"
+
 #define ANSWER_MAX 200          /* bytes of a refusal's answer put in the message */
 #define JSON_MAX_DEPTH 64
 
@@ -113,43 +115,6 @@ static void set_result(revops_delivery *d, revops_status s, const char *fmt, ...
     va_end(ap);
 }
 
-/* The length of the valid UTF-8 sequence at p (shortest form, no
- * surrogates, at most U+10FFFF), 0 if the bytes there are not one. */
-static size_t utf8_seq(const unsigned char *p, size_t avail)
-{
-    if (!avail) return 0;
-    unsigned char ch = p[0];
-    if (ch < 0x80) return 1;
-    size_t n = ch >= 0xF5 ? 0 : ch >= 0xF0 ? 4 : ch >= 0xE0 ? 3 : ch >= 0xC2 ? 2 : 0;
-    if (!n || avail < n) return 0;
-    for (size_t k = 1; k < n; k++)
-        if ((p[k] & 0xC0) != 0x80) return 0;
-    if ((ch == 0xE0 && p[1] < 0xA0) || (ch == 0xF0 && p[1] < 0x90) || (ch == 0xED && p[1] >= 0xA0) ||
-        (ch == 0xF4 && p[1] >= 0x90))
-        return 0;
-    return n;
-}
-
-/* At most max bytes of s on one line, for a message: control characters as
- * spaces, bytes that are not UTF-8 as '?', never a character cut in two
- * ("..." when cut). */
-static void one_line(const char *s, size_t len, size_t max, char *out, size_t outlen)
-{
-    size_t k = 0, i = 0;
-    if (!outlen) return;
-    while (i < len) {
-        size_t n = utf8_seq((const unsigned char *)s + i, len - i);
-        if (i + (n ? n : 1) > max || k + (n ? n : 1) + 1 > outlen) break;
-        if (!n) out[k++] = '?';
-        else if (n == 1) out[k++] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? ' ' : s[i];
-        else memcpy(out + k, s + i, n), k += n;
-        i += n ? n : 1;
-    }
-    while (k > 0 && out[k - 1] == ' ') k--;
-    if (i < len && k + 4 <= outlen) memcpy(out + k, "...", 3), k += 3;
-    out[k] = '\0';
-}
-
 /* The host's message for a failed exchange names the URL it posted to:
  * show our origin instead (the hook's path is its credential). */
 static void redacted_host_error(hook_ctx *c, char *out, size_t outlen)
@@ -169,7 +134,7 @@ static void redacted_host_error(hook_ctx *c, char *out, size_t outlen)
         p = hit + n;
     }
     if (b.oom) snprintf(out, outlen, "no answer from %s", c->origin);
-    else one_line(revops_buf_cstr(&b), b.len, outlen - 1, out, outlen);
+    else utf8_one_line(revops_buf_cstr(&b), b.len, outlen - 1, out, outlen);
     revops_buf_free(&b);
 }
 
@@ -255,7 +220,7 @@ static int jstring(jcheck *j)
             j->p++;
             continue;
         }
-        size_t n = utf8_seq((const unsigned char *)j->p, (size_t)(j->end - j->p));
+        size_t n = utf8_seq((const unsigned char *)j->p, (size_t)(j->end - j->p), NULL);
         if (!n) return jfail(j, "invalid UTF-8");
         j->p += n;
     }
@@ -346,7 +311,7 @@ static int json_strict(const char *text, size_t len, char *err, size_t errlen)
         j.why = "trailing data";
     }
     char near[48];
-    one_line(j.p, (size_t)(j.end - j.p), 30, near, sizeof near);
+    utf8_one_line(j.p, (size_t)(j.end - j.p), 30, near, sizeof near);
     snprintf(err, errlen, "%s at byte %zu (near '%s')", j.why, (size_t)(j.p - text), near);
     return -1;
 }
@@ -501,7 +466,7 @@ static int deliver_one(hook_ctx *c, const revops_batch *b, size_t i, revops_deli
 
     int stop = 0;
     char answer[ANSWER_MAX + 8];
-    one_line(resp.body ? resp.body : "", resp.body ? resp.body_len : 0, ANSWER_MAX, answer, sizeof answer);
+    utf8_one_line(resp.body ? resp.body : "", resp.body ? resp.body_len : 0, ANSWER_MAX, answer, sizeof answer);
     long s = resp.status;
     int attempts = resp.attempts;
     if (st == REVOPS_OK && s >= 200 && s < 300) {
