@@ -132,6 +132,19 @@ static store *open_existing(revops_config *c, int *code)
     return s;
 }
 
+/* The configuration and its existing state store, or NULL with *code. */
+static store *load_store(const state_args *a, revops_config **c, int *code)
+{
+    *c = cli_load(a->config, code);
+    if (!*c) return NULL;
+    store *s = open_existing(*c, code);
+    if (!s) {
+        config_free(*c);
+        *c = NULL;
+    }
+    return s;
+}
+
 int cmd_runs(int argc, char **argv)
 {
     static const char usage[] = "usage: revops runs -c FILE [-p PIPELINE] [-n N] [--format text|json]";
@@ -139,13 +152,9 @@ int cmd_runs(int argc, char **argv)
     int pc = parse(argc, argv, "runs", usage, &a);
     if (pc) return pc == -2 ? 0 : pc;
     int code = 0;
-    revops_config *c = cli_load(a.config, &code);
-    if (!c) return code;
-    store *s = open_existing(c, &code);
-    if (!s) {
-        config_free(c);
-        return code;
-    }
+    revops_config *c = NULL;
+    store *s = load_store(&a, &c, &code);
+    if (!s) return code;
     char err[512];
     sqlite3_stmt *st = store_prepare(s,
         "SELECT session_id, pipeline, analysis, trigger, started_at, seconds, status, dry_run, rows_read, findings,"
@@ -202,13 +211,9 @@ int cmd_findings(int argc, char **argv)
         if (!strcmp(a.priority, revops_priority_name((revops_priority)i))) prank = i;
     if (a.priority && prank < 0) return cli_usage_error("--priority must be low, medium, high or critical, not '%s'", a.priority);
     int code = 0;
-    revops_config *c = cli_load(a.config, &code);
-    if (!c) return code;
-    store *s = open_existing(c, &code);
-    if (!s) {
-        config_free(c);
-        return code;
-    }
+    revops_config *c = NULL;
+    store *s = load_store(&a, &c, &code);
+    if (!s) return code;
     char err[512];
     sqlite3_stmt *st = store_prepare(s,
         "SELECT fingerprint, pipeline, analysis, account_id, account_name, owner, category, priority, score, title,"
@@ -262,13 +267,9 @@ int cmd_outbox(int argc, char **argv)
     if (pc) return pc == -2 ? 0 : pc;
     if (a.requeue && a.deliver) return cli_usage_error("%s", "--requeue and --deliver are separate steps: requeue first");
     int code = 0;
-    revops_config *c = cli_load(a.config, &code);
-    if (!c) return code;
-    store *s = open_existing(c, &code);
-    if (!s) {
-        config_free(c);
-        return code;
-    }
+    revops_config *c = NULL;
+    store *s = load_store(&a, &c, &code);
+    if (!s) return code;
     char err[512];
     if (a.requeue) {
         size_t n = 0;
