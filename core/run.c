@@ -482,12 +482,15 @@ static void act(run_ctx *rc)
     /* A unique mark for this run: findings it did not see are closed. */
     char run_uid[200];
     snprintf(run_uid, sizeof run_uid, "%s:%.6f:%ld", r->session_id, r->started_at, (long)getpid());
-    if (need_store && !r->dry_run) {
+    /* Every real run records its findings (`revops findings`); the outbox
+     * needs them, the every-run outputs do not. */
+    if (!r->dry_run) {
         st = store_get(rc->cfg, serr, sizeof serr);
         if (st && outbox_record_findings(st, run_uid, r->session_id, r->pipeline, r->findings, r->nfindings, serr,
                                          sizeof serr) < 0)
             st = NULL;
-        if (!st) log_msg(REVOPS_LOG_ERROR, NULL, "nothing is delivered to actions that need the outbox: %s", serr);
+        if (!st && need_store) log_msg(REVOPS_LOG_ERROR, NULL, "nothing is delivered to actions that need the outbox: %s", serr);
+        else if (!st) log_warn("findings not recorded in the state store: %s", serr);
     }
     for (size_t k = 0; k < p->nroutes; k++) {
         conf_route *rt = &p->routes[k];

@@ -170,7 +170,7 @@ int cmd_runs(int argc, char **argv)
     json_object *arr = json_object_new_array();
     int text = !strcmp(a.format, "text"), rows = 0;
     if (text)
-        printf("%-20s  %-28s  %-16s %-3s %-9s %-15s %7s %8s %8s  %-13s %9s %6s %8s %s\n", "started (UTC)", "session", "pipeline", "an.",
+        printf("%-20s  %-36s  %-16s %-3s %-9s %-15s %7s %8s %8s  %-13s %9s %6s %8s %s\n", "started (UTC)", "session", "pipeline", "an.",
                "trigger", "status", "seconds", "rows", "findings", "crit/hi/med/lo", "delivered", "failed", "suppr.", "tokens in/out");
     while (sqlite3_step(st) == SQLITE_ROW) {
         rows++;
@@ -183,7 +183,7 @@ int cmd_runs(int argc, char **argv)
         snprintf(prio, sizeof prio, "%d/%d/%d/%d", sqlite3_column_int(st, 10), sqlite3_column_int(st, 11),
                  sqlite3_column_int(st, 12), sqlite3_column_int(st, 13));
         snprintf(tok, sizeof tok, "%lld/%lld", (long long)sqlite3_column_int64(st, 17), (long long)sqlite3_column_int64(st, 18));
-        printf("%-20s  %-28s  %-16s %-3s %-9s %-15s %7.2f %8lld %8d  %-13s %9d %6d %8d %s\n", when, col(st, 0), col(st, 1),
+        printf("%-20s  %-36s  %-16s %-3s %-9s %-15s %7.2f %8lld %8d  %-13s %9d %6d %8d %s\n", when, col(st, 0), col(st, 1),
                col(st, 2), col(st, 3), sqlite3_column_int(st, 7) ? "dry-run" : col(st, 6), sqlite3_column_double(st, 5),
                (long long)sqlite3_column_int64(st, 8), sqlite3_column_int(st, 9), prio, sqlite3_column_int(st, 14),
                sqlite3_column_int(st, 15), sqlite3_column_int(st, 16), tok);

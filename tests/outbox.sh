@@ -254,6 +254,12 @@ conf none nostate "findings = 1;"
 is "$rrc" 66 "revops runs before any run: exit 66"
 like "$TMP/runs2.out" "no state store at $TMP/nostate/state.db yet" "and says where it looked"
 
+conf outputs s6 "findings = 3;" "" "" '"copy"'
+run outputs
+"$REVOPS" findings -c "$TMP/outputs.conf" --status all > "$TMP/f4.out" 2>&1
+is "$(tail -1 "$TMP/f4.out")" "3 findings" "a run with only every-run outputs still records its findings"
+is "$(db s6 "SELECT count(*) FROM deliveries")" 0 "and queues no delivery for them"
+
 # ---------------------------------------------------------------- configuration errors
 A=hook
 DELIVERY="suppress_days = -1;" conf bad1 s5 "findings = 1;"
