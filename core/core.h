@@ -413,6 +413,8 @@ struct revops_emitter {
 revops_finding *finding_copy(const revops_finding *f);
 /* The finding finding_to_json wrote (the outbox keeps it), or NULL with err. */
 revops_finding *finding_from_json(const char *json, char *err, size_t n);
+/* "low".."critical" -> its revops_priority, -1 for anything else. */
+int priority_from_name(const char *name);
 void finding_free(revops_finding *f);
 /* The narrative fields (the core's own allocations) freed and emptied. */
 void finding_clear_narrative(revops_finding *f);

@@ -187,6 +187,13 @@ int finding_cmp(const void *a, const void *b)
     return c ? c : strcmp(x->fingerprint, y->fingerprint);
 }
 
+int priority_from_name(const char *name)
+{
+    for (int i = REVOPS_PRIORITY_LOW; i <= REVOPS_PRIORITY_CRITICAL; i++)
+        if (!strcmp(name, revops_priority_name((revops_priority)i))) return i;
+    return -1;
+}
+
 static char *jstr(json_object *o, const char *key)
 {
     json_object *v;
@@ -224,9 +231,7 @@ revops_finding *finding_from_json(const char *json, char *err, size_t n)
     f->score = jnum(o, "score");
     f->confidence = jnum(o, "confidence");
     char *pr = jstr(o, "priority");
-    int p = -1;
-    for (int i = REVOPS_PRIORITY_LOW; pr && i <= REVOPS_PRIORITY_CRITICAL; i++)
-        if (!strcmp(pr, revops_priority_name((revops_priority)i))) p = i;
+    int p = pr ? priority_from_name(pr) : -1;
     free(pr);
     f->priority = p < 0 ? REVOPS_PRIORITY_LOW : (revops_priority)p;
     json_object *v;

@@ -145,6 +145,15 @@ static store *load_store(const state_args *a, revops_config **c, int *code)
     return s;
 }
 
+/* A statement on the store, or NULL after saying why on stderr. */
+static sqlite3_stmt *prepare_or_say(store *s, const char *sql)
+{
+    char err[512];
+    sqlite3_stmt *st = store_prepare(s, sql, err, sizeof err);
+    if (!st) fprintf(stderr, "revops: %s\n", err);
+    return st;
+}
+
 int cmd_runs(int argc, char **argv)
 {
     static const char usage[] = "usage: revops runs -c FILE [-p PIPELINE] [-n N] [--format text|json]";
@@ -155,13 +164,11 @@ int cmd_runs(int argc, char **argv)
     revops_config *c = NULL;
     store *s = load_store(&a, &c, &code);
     if (!s) return code;
-    char err[512];
-    sqlite3_stmt *st = store_prepare(s,
+    sqlite3_stmt *st = prepare_or_say(s,
         "SELECT session_id, pipeline, analysis, trigger, started_at, seconds, status, dry_run, rows_read, findings,"
         " critical, high, medium, low, delivered, delivery_failed, suppressed, tokens_in, tokens_out, record"
-        " FROM runs WHERE (?1 IS NULL OR pipeline=?1) ORDER BY run_id DESC LIMIT ?2", err, sizeof err);
+        " FROM runs WHERE (?1 IS NULL OR pipeline=?1) ORDER BY run_id DESC LIMIT ?2");
     if (!st) {
-        fprintf(stderr, "revops: %s\n", err);
         config_free(c);
         return EXIT_RUN_FAILED;
     }
@@ -206,23 +213,19 @@ int cmd_findings(int argc, char **argv)
     if (pc) return pc == -2 ? 0 : pc;
     if (strcmp(a.status, "open") && strcmp(a.status, "closed") && strcmp(a.status, "all"))
         return cli_usage_error("--status must be open, closed or all, not '%s'", a.status);
-    int prank = -1;
-    for (int i = REVOPS_PRIORITY_LOW; a.priority && i <= REVOPS_PRIORITY_CRITICAL; i++)
-        if (!strcmp(a.priority, revops_priority_name((revops_priority)i))) prank = i;
+    int prank = a.priority ? priority_from_name(a.priority) : -1;
     if (a.priority && prank < 0) return cli_usage_error("--priority must be low, medium, high or critical, not '%s'", a.priority);
     int code = 0;
     revops_config *c = NULL;
     store *s = load_store(&a, &c, &code);
     if (!s) return code;
-    char err[512];
-    sqlite3_stmt *st = store_prepare(s,
+    sqlite3_stmt *st = prepare_or_say(s,
         "SELECT fingerprint, pipeline, analysis, account_id, account_name, owner, category, priority, score, title,"
         " status, first_seen, last_seen, times_seen, closed_at, json FROM findings"
         " WHERE (?1 IS NULL OR account_id=?1 OR account_name=?1) AND (?2 IS NULL OR analysis=?2)"
         " AND (?3 < 0 OR priority_rank=?3) AND (?4='all' OR status=?4) AND (?5 IS NULL OR pipeline=?5)"
-        " ORDER BY priority_rank DESC, score DESC, account_id, fingerprint LIMIT ?6", err, sizeof err);
+        " ORDER BY priority_rank DESC, score DESC, account_id, fingerprint LIMIT ?6");
     if (!st) {
-        fprintf(stderr, "revops: %s\n", err);
         config_free(c);
         return EXIT_RUN_FAILED;
     }
@@ -288,15 +291,13 @@ int cmd_outbox(int argc, char **argv)
         config_free(c);
         return code;
     }
-    sqlite3_stmt *st = store_prepare(s,
+    sqlite3_stmt *st = prepare_or_say(s,
         "SELECT delivery_id, state, action, pipeline, fingerprint, occurrence, attempts, next_attempt, last_error,"
         " created_at, created_session, delivered_at, json_extract(finding_json, '$.account_id') AS account_id,"
         " json_extract(finding_json, '$.priority') AS priority, json_extract(finding_json, '$.title') AS title"
         " FROM deliveries WHERE (?1 OR state<>'delivered') AND (?2 IS NULL OR action=?2)"
-        " ORDER BY CASE state WHEN 'failed' THEN 0 WHEN 'pending' THEN 1 ELSE 2 END, created_at DESC, delivery_id LIMIT ?3",
-        err, sizeof err);
+        " ORDER BY CASE state WHEN 'failed' THEN 0 WHEN 'pending' THEN 1 ELSE 2 END, created_at DESC, delivery_id LIMIT ?3");
     if (!st) {
-        fprintf(stderr, "revops: %s\n", err);
         config_free(c);
         return EXIT_RUN_FAILED;
     }
