@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <strings.h>
 #include <sys/stat.h>
 
@@ -544,7 +545,8 @@ static void read_pipelines(revops_config *c, const config_setting_t *root, diag 
         if (!valid_instance_name(p->name))
             diag_add(d, p->file, p->line, "%s: names may contain only letters, digits, '_' and '-'", what);
         static const char *const keys[] = { "analysis", "analysis_plugin", "options", "inputs", "actions", "schedule",
-                                            "max_opportunities", "retry", "timeout", "narrate", "agent", "model_budget", NULL };
+                                            "max_opportunities", "retry", "timeout", "narrate", "agent", "model_budget",
+                                            "timezone", "missed", "parallelism", NULL };
         check_keys(c, s, keys, what, d);
         config_read_pipeline_model(c, p, s, what, d);
 
@@ -594,6 +596,7 @@ static void read_pipelines(revops_config *c, const config_setting_t *root, diag 
                 diag_add(d, S_FILE(sch, c), S_LINE(sch), "%s: 'schedule': %s", what, err);
             else p->schedule = xstrdup(config_setting_get_string(sch));
         }
+        config_read_pipeline_sched(c, p, s, what, d);
         const config_setting_t *mo = member(c, s, "max_opportunities", CONFIG_TYPE_INT, 0, what, d);
         if (mo) {
             p->max_opportunities = config_setting_get_int64(mo);
@@ -682,8 +685,10 @@ static void read_globals(revops_config *c, const config_setting_t *root, diag *d
 {
     static const char *const keys[] = { "plugin_dir", "state_dir", "log", "retry", "timeout", "http", "aws",
                                         "sources", "actions", "pipelines", "queries", "query_library", "knowledge_base",
-                                        "models", "classification", "agent", "model_budget", "delivery", "routing", NULL };
+                                        "models", "classification", "agent", "model_budget", "delivery", "routing",
+                                        "parallelism", "daemon", NULL };
     check_keys(c, root, keys, "configuration", d);
+    config_read_daemon(c, root, d);
     c->queries = member(c, root, "queries", CONFIG_TYPE_GROUP, 0, "configuration", d);
     read_query_library(c, root, d);
     const config_setting_t *kbs = member(c, root, "knowledge_base", CONFIG_TYPE_STRING, 0, "configuration", d);
@@ -707,7 +712,7 @@ static void read_globals(revops_config *c, const config_setting_t *root, diag *d
 
     const config_setting_t *log = member(c, root, "log", CONFIG_TYPE_GROUP, 0, "configuration", d);
     if (log) {
-        static const char *const lkeys[] = { "level", "format", NULL };
+        static const char *const lkeys[] = { "level", "format", "output", "facility", NULL };
         static const char *const levels[] = { "error", "warn", "info", "debug", NULL };
         static const char *const formats[] = { "text", "json", NULL };
         check_keys(c, log, lkeys, "log", d);
@@ -716,6 +721,13 @@ static void read_globals(revops_config *c, const config_setting_t *root, diag *d
         if (s && (v = enum_pick(c, s, levels, "log", "level", d)) >= 0) c->log_level = (revops_log_level)v;
         s = member(c, log, "format", CONFIG_TYPE_STRING, 0, "log", d);
         if (s && (v = enum_pick(c, s, formats, "log", "format", d)) >= 0) c->log_format = (log_format)v;
+        static const char *const outputs[] = { "stderr", "syslog", NULL };
+        s = member(c, log, "output", CONFIG_TYPE_STRING, 0, "log", d);
+        if (s && (v = enum_pick(c, s, outputs, "log", "output", d)) >= 0) c->log_output = (log_output)v;
+        s = member(c, log, "facility", CONFIG_TYPE_STRING, 0, "log", d);
+        if (s && log_facility_parse(config_setting_get_string(s), &c->log_facility) < 0)
+            diag_add(d, S_FILE(s, c), S_LINE(s), "log: 'facility' must be daemon, user or local0..local7, not '%s'",
+                     config_setting_get_string(s));
     }
     const config_setting_t *rt = member(c, root, "retry", CONFIG_TYPE_GROUP, 0, "configuration", d);
     if (rt) read_retry(c, rt, &c->retry, "retry", d);
@@ -763,6 +775,7 @@ revops_config *config_load(const char *path, diag *d, int *exit_code)
     revops_config *c = xcalloc(1, sizeof *c);
     c->path = xstrdup(path);
     c->log_level = REVOPS_LOG_INFO;
+    c->log_facility = LOG_DAEMON;
     c->retry = retry_policy_default;
     c->timeout = 900;  /* the spec's Express Workflow timeout: 15 minutes */
     c->connect_timeout = 10;
@@ -849,6 +862,7 @@ void config_free(revops_config *c)
         free(p->routes);
         free(p->schedule);
     }
+    config_free_daemon(c);
     free(c->pipelines);
     plugin_set_free(&c->plugins);
     if (c->cfg_keep) {

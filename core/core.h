@@ -66,6 +66,10 @@ void log_set_context(const char *session, const char *pipeline, const char *step
 void log_msg(revops_log_level level, const char *who, const char *fmt, ...) REVOPS_PRINTF(3, 4);
 void log_vmsg(revops_log_level level, const char *who, const char *fmt, va_list ap);
 int log_level_parse(const char *s, revops_log_level *out);
+/* Where lines go: stderr (the default) or syslog(3) with this facility;
+ * "daemon", "user", "local0".."local7". */
+void log_set_output(int to_syslog, int facility);
+int log_facility_parse(const char *s, int *facility);
 #define log_error(...) log_msg(REVOPS_LOG_ERROR, NULL, __VA_ARGS__)
 #define log_warn(...) log_msg(REVOPS_LOG_WARN, NULL, __VA_ARGS__)
 #define log_info(...) log_msg(REVOPS_LOG_INFO, NULL, __VA_ARGS__)
@@ -105,6 +109,9 @@ typedef struct cron_expr {
 } cron_expr;
 /* 0 on success; else -1 and a message in err. */
 int cron_parse(const char *s, cron_expr *out, char *err, size_t errlen);
+/* 0 when tz names a zone this machine has (NULL, "" and "UTC" are UTC);
+ * else -1 and err names it. */
+int cron_tz_check(const char *tz, char *err, size_t errlen);
 
 /* --------------------------------------------------------- options.c -- */
 #include <libconfig.h>
@@ -222,6 +229,30 @@ typedef struct delivery_policy {
     double retry_backoff_max;  /* ... up to this */
 } delivery_policy;
 
+/* Controlled parallelism (the spec's "3 batches, 5 concurrent per batch"):
+ * the work items of one fan-out (a pipeline's inputs, its narrative batches)
+ * are split into `batches` contiguous batches that run at the same time,
+ * each with up to `concurrency` items in flight: at most batches x
+ * concurrency at once.  1 x 1 is a sequential run. */
+typedef struct parallelism {
+    int batches;
+    int concurrency;
+} parallelism;
+
+/* What the daemon does about fire times it missed while it was down. */
+typedef enum { MISSED_SKIP, MISSED_RUN_ONCE } missed_policy;
+
+/* Top-level `daemon { ... }` (config_daemon.c). */
+typedef struct conf_daemon {
+    char *timezone;            /* default zone of every schedule; NULL: UTC */
+    missed_policy missed;
+    char *listen;              /* "127.0.0.1:9464" for /healthz and /metrics; NULL: off */
+    int max_running;           /* pipelines running at once */
+    double shutdown_grace;     /* seconds SIGTERM waits for running pipelines' current step */
+} conf_daemon;
+
+typedef enum { LOG_TO_STDERR, LOG_TO_SYSLOG } log_output;
+
 /* ---------------------------------------------------------- config.c -- */
 typedef struct conf_instance {
     char *name;                /* the setting's name: sources.<name> / actions.<name> */
@@ -266,6 +297,9 @@ typedef struct conf_pipeline {
     conf_route *routes;
     size_t nroutes;
     char *schedule;            /* cron, may be NULL */
+    char *timezone;            /* the schedule's zone; NULL: daemon.timezone */
+    missed_policy missed;      /* daemon.missed unless set here */
+    parallelism parallel;      /* top-level parallelism unless set here */
     int64_t max_opportunities; /* 0: unlimited */
     retry_policy retry;
     double timeout;            /* seconds */
@@ -321,6 +355,10 @@ typedef struct revops_config {
     conf_agent agent;
     int64_t model_budget;      /* default tokens per pipeline run */
     delivery_policy delivery;  /* the outbox's suppression and retry across runs */
+    parallelism parallel;      /* default for every pipeline */
+    conf_daemon daemon;
+    log_output log_output;
+    int log_facility;          /* syslog facility (LOG_DAEMON ...) */
 } revops_config;
 
 /* config.c's typed lookups, shared with config_model.c. */
@@ -341,6 +379,12 @@ void config_read_classification(revops_config *c, const config_setting_t *root, 
 void config_read_fields(revops_config *c, conf_instance *ci, const config_setting_t *g, const char *what, diag *d);
 void config_read_agent(revops_config *c, const config_setting_t *root, diag *d);
 void config_read_pipeline_model(revops_config *c, conf_pipeline *p, const config_setting_t *s, const char *what, diag *d);
+/* config_daemon.c: `daemon`, `parallelism`, log output; a pipeline's
+ * timezone, missed and parallelism (after its schedule was read). */
+void config_read_daemon(revops_config *c, const config_setting_t *root, diag *d);
+void config_read_pipeline_sched(revops_config *c, conf_pipeline *p, const config_setting_t *s, const char *what, diag *d);
+void config_free_daemon(revops_config *c);
+int listen_parse(const char *s, char *host, size_t hostlen, int *port, char *err, size_t errlen);
 void config_model_free(revops_config *c);
 /* classify.c, needing the config: */
 data_class source_field_class(const revops_config *c, const conf_instance *src, const char *column);

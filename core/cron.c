@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <strings.h>
 
 typedef struct field_spec {
@@ -148,5 +149,36 @@ int cron_parse(const char *s, cron_expr *out, char *err, size_t errlen)
     out->wdays = (unsigned int)bits[4];
     out->mday_star = tok[2][0] == '*';
     out->wday_star = tok[4][0] == '*';
+    return 0;
+}
+
+/* glibc treats a TZ it cannot find as UTC without a word, so a typo in
+ * `timezone` would move every run by hours.  Look for the TZif file the way
+ * glibc does ($TZDIR, else /usr/share/zoneinfo) and refuse names that leave
+ * that directory. */
+int cron_tz_check(const char *tz, char *err, size_t errlen)
+{
+    if (!tz || !*tz || strcmp(tz, "UTC") == 0) return 0;
+    if (tz[0] == '/' || strstr(tz, "..") || strlen(tz) > 200) {
+        snprintf(err, errlen, "'%s' is not a zone name such as Europe/Berlin or America/New_York", tz);
+        return -1;
+    }
+    for (const char *p = tz; *p; p++)
+        if (!isalnum((unsigned char)*p) && !strchr("/_-+", *p)) {
+            snprintf(err, errlen, "'%s' is not a zone name such as Europe/Berlin or America/New_York", tz);
+            return -1;
+        }
+    const char *dir = getenv("TZDIR");
+    if (!dir || !*dir) dir = "/usr/share/zoneinfo";
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, tz);
+    FILE *f = fopen(path, "rb");
+    char magic[4] = { 0 };
+    int ok = f && fread(magic, 1, 4, f) == 4 && memcmp(magic, "TZif", 4) == 0;
+    if (f) fclose(f);
+    if (!ok) {
+        snprintf(err, errlen, "unknown time zone '%s' (no zone file %s; is the tzdata package installed?)", tz, path);
+        return -1;
+    }
     return 0;
 }

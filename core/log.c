@@ -1,6 +1,8 @@
-/* Logging to stderr as text or JSON lines.  Every line carries the session,
- * pipeline and step it belongs to, and the `[kind:plugin:instance]` of the
- * plugin that wrote it, so an operator can grep one run out of a busy log. */
+/* Logging to stderr or syslog as text or JSON lines.  Every line carries the
+ * session, pipeline and step it belongs to, and the `[kind:plugin:instance]`
+ * of the plugin that wrote it, so an operator can grep one run out of a busy
+ * log.  The context is per thread: a worker of a parallel fan-out logs under
+ * the run that started it (pool.c copies it in). */
 #include "config.h"
 #include "core.h"
 
@@ -9,12 +11,15 @@
 #include <strings.h>
 #include <time.h>
 #include <sys/time.h>
+#include <syslog.h>
 
 static revops_log_level cur_level = REVOPS_LOG_INFO;
 static log_format cur_format = LOG_FORMAT_TEXT;
-static char ctx_session[128], ctx_pipeline[128], ctx_step[32];
+static _Thread_local char ctx_session[128], ctx_pipeline[128], ctx_step[32];
+static int use_syslog;
 
 static const char *level_names[] = { "error", "warn", "info", "debug" };
+static const int syslog_priority[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
 
 void log_setup(revops_log_level level, log_format fmt)
 {
@@ -32,6 +37,28 @@ int log_level_parse(const char *s, revops_log_level *out)
     for (int i = 0; i < 4; i++)
         if (strcasecmp(s, level_names[i]) == 0) {
             *out = (revops_log_level)i;
+            return 0;
+        }
+    return -1;
+}
+
+void log_set_output(int to_syslog, int facility)
+{
+    if (to_syslog && !use_syslog) openlog("revops", LOG_PID, facility);
+    if (!to_syslog && use_syslog) closelog();
+    use_syslog = to_syslog;
+}
+
+int log_facility_parse(const char *s, int *facility)
+{
+    static const struct { const char *name; int v; } f[] = {
+        { "daemon", LOG_DAEMON }, { "user", LOG_USER }, { "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },
+        { "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 }, { "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
+        { "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
+    };
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (strcasecmp(s, f[i].name) == 0) {
+            *facility = f[i].v;
             return 0;
         }
     return -1;
@@ -70,13 +97,21 @@ void log_vmsg(revops_log_level level, const char *who, const char *fmt, va_list 
         if (ctx_step[0]) json_object_object_add(o, "step", json_object_new_string(ctx_step));
         if (who) json_object_object_add(o, "plugin", json_object_new_string(who));
         json_object_object_add(o, "msg", json_object_new_string(msg));
-        fprintf(stderr, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        const char *line = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        if (use_syslog) syslog(syslog_priority[level], "%s", line);
+        else fprintf(stderr, "%s\n", line);
         json_object_put(o);
     } else {
-        fprintf(stderr, "%s %-5s ", ts, level_names[level]);
-        if (ctx_pipeline[0]) fprintf(stderr, "%s/%s ", ctx_pipeline, ctx_step[0] ? ctx_step : "-");
-        if (who) fprintf(stderr, "[%s] ", who);
-        fprintf(stderr, "%s\n", msg);
+        /* One write per line, so lines of parallel workers never interleave;
+         * syslog stamps its own time. */
+        char *line = xasprintf("%s%s%s%s%s%s%s", ctx_pipeline, ctx_pipeline[0] ? "/" : "",
+                               ctx_pipeline[0] ? (ctx_step[0] ? ctx_step : "-") : "", ctx_pipeline[0] ? " " : "",
+                               who ? "[" : "", who ? who : "", who ? "] " : "");
+        /* syslog stamps its own time; the session id goes first so one
+         * run can be grepped out of the journal. */
+        if (use_syslog) syslog(syslog_priority[level], "%s%s%s%s", ctx_session, ctx_session[0] ? " " : "", line, msg);
+        else fprintf(stderr, "%s %-5s %s%s\n", ts, level_names[level], line, msg);
+        free(line);
     }
     free(msg);
 }

@@ -80,6 +80,7 @@ revops_config *cli_load(const char *path, int *code)
         const char *env = getenv("REVOPS_LOG_LEVEL");
         if (env) log_level_parse(env, &c->log_level);
         log_setup(c->log_level, c->log_format);
+        log_set_output(c->log_output == LOG_TO_SYSLOG, c->log_facility);
     }
     diag_free(d);
     return c;
