@@ -120,8 +120,8 @@ int listen_parse(const char *s, char *host, size_t hostlen, int *port, char *err
     }
     char *end;
     long p = strtol(ps, &end, 10);
-    if (end == ps || *end || p < 1 || p > 65535) {
-        snprintf(err, errlen, "'%s' must be PORT or HOST:PORT with a port from 1 to 65535", s);
+    if (end == ps || *end || p < 0 || p > 65535) {
+        snprintf(err, errlen, "'%s' must be PORT or HOST:PORT with a port from 1 to 65535 (0: any free port)", s);
         return -1;
     }
     if (host) {

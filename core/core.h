@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
 #include <revops/revops.h>
 
 /* Exit codes (documented in revops(1)); the numbers follow sysexits.h. */
@@ -17,6 +18,8 @@ enum {
     EXIT_DATAERR = 65,        /* EX_DATAERR: bad trigger payload */
     EXIT_NOINPUT = 66,        /* EX_NOINPUT: config file missing */
     EXIT_UNAVAILABLE = 69,    /* EX_UNAVAILABLE: `plugins` refused a file */
+    EXIT_INTERRUPTED = 5,     /* stopped by SIGTERM/SIGINT between steps; nothing of it was delivered */
+    EXIT_BUSY = 75,           /* EX_TEMPFAIL: the pipeline (or daemon) already runs on this state_dir */
     EXIT_CONFIG = 78          /* EX_CONFIG: invalid configuration */
 };
 
@@ -562,6 +565,7 @@ typedef struct run_result {
     const char *trigger;
     const char *status;            /* "ok", "partial", "delivery_failed", "failed" */
     int partial;
+    int interrupted;               /* stopped by a signal between steps */
     char error[1024];
     int dry_run;
     double started_at, seconds;
@@ -583,6 +587,10 @@ typedef struct run_result {
 int instance_open(const revops_config *cfg, const retry_policy *rp, double deadline, conf_instance *ci, revops_instance *in,
                   char *err, size_t errlen);
 int run_pipeline(revops_config *c, conf_pipeline *p, const run_options *o, run_result *r);
+/* From a signal handler: the run finishes the step it is in, records itself
+ * as "interrupted" and returns; the outbox stays as the last commit left it. */
+void run_request_stop(void);
+int run_stop_requested(void);
 void run_result_free(run_result *r);
 void run_record_append(const revops_config *c, struct json_object *rec);
 struct json_object *run_result_json(const run_result *r, int with_findings);
@@ -741,6 +749,56 @@ char *template_render(const char *t, const revops_finding *f, const revops_batch
 revops_status sign_rs256(revops_instance *self, const char *pem, const void *data, size_t len, char **b64url_signature);
 
 
+/* The first fire instant strictly after `after`, in wall-clock time of zone
+ * tz (NULL or "" = UTC); 0, or -1 when the expression never fires. */
+int cron_next(const cron_expr *e, const char *tz, time_t after, time_t *next);
+
+/* ----------------------------------------------------------- sched.c -- */
+typedef struct sched_fire {
+    size_t entry;                /* index in sched.v */
+    time_t scheduled;            /* the fire time this stands for */
+    int catch_up;                /* the missed = run_once fire at start */
+    unsigned long missed;        /* fire times folded into this one */
+    int busy;                    /* skipped: the pipeline is running or waiting */
+} sched_fire;
+typedef struct sched_entry {
+    char *pipeline, *cron, *tz;
+    cron_expr expr;
+    missed_policy missed;
+    time_t next;                 /* next fire; 0: never */
+    time_t last_fire;            /* scheduled time of the last fire; 0: none */
+    int catch_up;                /* missed = run_once found missed fires: fire at once */
+    unsigned long missed_count;  /* fires missed while the daemon was down */
+    time_t missed_latest;
+    int running, waiting;        /* set by the daemon: a run in progress / waiting for a slot */
+    unsigned long skipped;       /* fires skipped because the pipeline was busy */
+    unsigned long runs;          /* runs started (the daemon counts) */
+    sched_fire waiting_fire;     /* the fire a waiting entry will start with */
+} sched_entry;
+typedef struct sched {
+    sched_entry *v;
+    size_t n;
+} sched;
+/* last_fire from the state store (0: none); missed runs are counted and
+ * handled by policy.  -1 + err for a bad expression or zone. */
+int sched_add(sched *s, const char *pipeline, const char *cron, const char *tz, missed_policy missed, time_t last_fire,
+              time_t now, char *err, size_t n);
+/* The fires due at `now` (malloc'd array in *out), entries advanced. */
+size_t sched_due(sched *s, time_t now, sched_fire **out);
+time_t sched_next_wake(const sched *s);   /* earliest next fire; 0: none */
+sched_entry *sched_find(sched *s, const char *pipeline);
+/* After a reload: keep running/skipped/last fire of every pipeline, and
+ * the next fire of those whose schedule and zone did not change. */
+void sched_carry(sched *to, const sched *from);
+void sched_free(sched *s);
+
+/* ------------------------------------------------------------ lock.c -- */
+/* An exclusive flock on state_dir/name: the fd (keep it open to hold the
+ * lock), or -1 with err naming the file and *holder the pid holding it
+ * (0 when unknown).  wait: block until it is free. */
+int state_lock(const char *state_dir, const char *name, int wait, long *holder, char *err, size_t n);
+void state_unlock(int fd);
+
 /* ----------------------------------------------------------- store.c -- */
 /* state_dir/state.db (SQLite, WAL): findings, the outbox, runs, sink state.
  * One connection per process, opened on first use. */
@@ -801,5 +859,7 @@ int cmd_outbox(int argc, char **argv);
 int cli_usage_error(const char *fmt, ...) REVOPS_PRINTF(1, 2);
 const char *cli_default_config(void);
 revops_config *cli_load(const char *path, int *code);
+void cli_stop_on_signals(void);
+int cmd_daemon(int argc, char **argv);   /* daemon.c */
 
 #endif

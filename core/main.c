@@ -3,6 +3,8 @@
 #include "config.h"
 #include "core.h"
 
+#include <signal.h>
+
 #include <getopt.h>
 #include <json-c/json.h>
 #include <math.h>
@@ -36,6 +38,8 @@ static const char usage_text[] =
     "                      the findings the state store knows\n"
     "  outbox -c FILE [--action NAME] [--all] | --requeue | --deliver [--dry-run]\n"
     "                      pending and failed deliveries; requeue failed ones; deliver what is due\n"
+    "  daemon -c FILE      run the pipelines on their schedules until SIGTERM; SIGHUP reloads FILE;\n"
+    "                      /healthz and /metrics on daemon.listen\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE   configuration (default $REVOPS_CONFIG, else " REVOPS_CONFIG_FILE ")\n"
@@ -97,6 +101,39 @@ typedef struct run_args {
 } run_args;
 
 /* Run the selected pipelines; the worst exit code wins. */
+/* Worst wins: interrupted, failed, busy, partial data, failed deliveries. */
+static int exit_severity(int code)
+{
+    switch (code) {
+    case EXIT_RUN_OK: return 0;
+    case EXIT_DELIVERY_FAILED: return 1;
+    case EXIT_PARTIAL: return 2;
+    case EXIT_BUSY: return 3;
+    case EXIT_RUN_FAILED: return 4;
+    default: return 5;  /* EXIT_INTERRUPTED */
+    }
+}
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    run_request_stop();
+}
+
+/* SIGTERM/SIGINT end a manual run the way they end the daemon's: after the
+ * current step, recorded, outbox consistent.  A second signal kills (the
+ * handler is one-shot), for an operator who really means it. */
+void cli_stop_on_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+}
+
 static int run_selected(revops_config *c, conf_pipeline **sel, size_t n, const run_options *base, const char *format)
 {
     int code = EXIT_RUN_OK;
@@ -123,12 +160,11 @@ static int run_selected(revops_config *c, conf_pipeline **sel, size_t n, const r
             o.session_id = sid;
         }
         int rc = run_pipeline(c, sel[i], &o, &r);
-        /* Worst wins: failed (1), then partial data (4), then failed deliveries (3). */
-        static const int severity[] = { [EXIT_RUN_OK] = 0, [EXIT_DELIVERY_FAILED] = 1, [EXIT_PARTIAL] = 2, [EXIT_RUN_FAILED] = 3 };
-        if (severity[rc] > severity[code]) code = rc;
+        if (exit_severity(rc) > exit_severity(code)) code = rc;
         if (!strcmp(format, "json")) json_object_array_add(all, run_result_json(&r, 1));
         else run_result_print(&r, format, sum);
         run_result_free(&r);
+        if (run_stop_requested()) break;  /* SIGTERM/SIGINT: no further pipeline */
     }
     action_pool_close(&pool, c);
     fflush(stdout);
@@ -192,6 +228,7 @@ static int cmd_run(int argc, char **argv)
         return EXIT_USAGE;
     }
     run_options o = { a.session_id, "manual", a.dry_run, -1, NULL, NULL, NULL };
+    cli_stop_on_signals();
     code = run_selected(c, sel, n, &o, a.format);
     free(sel);
     config_free(c);
@@ -466,6 +503,7 @@ static int cmd_trigger(int argc, char **argv)
     } else {
         run_options o = { t.session_id[0] ? t.session_id : NULL, t.trigger_type, dry, t.max_opportunities, NULL,
                           t.target[0] ? t.target : NULL, t.context[0] ? t.context : NULL };
+        cli_stop_on_signals();
         code = run_selected(c, sel, n, &o, format);
     }
     free(sel);
@@ -641,6 +679,7 @@ int main(int argc, char **argv)
     else if (!strcmp(cmd, "runs")) code = cmd_runs(argc - 1, argv + 1);
     else if (!strcmp(cmd, "findings")) code = cmd_findings(argc - 1, argv + 1);
     else if (!strcmp(cmd, "outbox")) code = cmd_outbox(argc - 1, argv + 1);
+    else if (!strcmp(cmd, "daemon")) code = cmd_daemon(argc - 1, argv + 1);
     else code = usage_error("unknown command '%s'", cmd);
     store_shutdown();
     oauth_cleanup();

@@ -775,6 +775,31 @@ static void log_run(run_ctx *rc)
     r->step_seconds[STEP_LOG] = mono_now() - t0;
 }
 
+static volatile sig_atomic_t stop_requested;
+
+void run_request_stop(void)
+{
+    stop_requested = 1;
+}
+
+int run_stop_requested(void)
+{
+    return stop_requested != 0;
+}
+
+/* Between steps: a stop request ends the run here.  Nothing of this run has
+ * reached the outbox before act, and act is finished once begun, so the
+ * state store is always as a commit left it. */
+static int stopped_before(run_ctx *rc, const char *step)
+{
+    if (!stop_requested) return 0;
+    run_result *r = rc->r;
+    r->interrupted = 1;
+    snprintf(r->error, sizeof r->error, "stopped by a signal before the %s step; nothing of this run was delivered, "
+             "the next run starts over", step);
+    return 1;
+}
+
 int run_pipeline(revops_config *c, conf_pipeline *p, const run_options *o, run_result *r)
 {
     memset(r, 0, sizeof *r);
@@ -786,6 +811,28 @@ int run_pipeline(revops_config *c, conf_pipeline *p, const run_options *o, run_r
     if (o->session_id) snprintf(r->session_id, sizeof r->session_id, "%s", o->session_id);
     else session_id_default(r->session_id, sizeof r->session_id);
     r->started_at = clock_now();
+    /* One run of a pipeline at a time per state_dir, whoever starts it (the
+     * daemon, a timer, an operator): two would deliver the same pending
+     * rows.  A dry run writes nothing and needs no lock. */
+    int lock_fd = -1;
+    if (!o->dry_run) {
+        char *name = xasprintf("run-%s.lock", p->name), lerr[600];
+        long holder = 0;
+        lock_fd = state_lock(c->state_dir, name, 0, &holder, lerr, sizeof lerr);
+        free(name);
+        if (lock_fd < 0) {
+            r->status = "busy";
+            if (holder)
+                snprintf(r->error, sizeof r->error, "pipeline '%s' is already running (process %ld) on state_dir %s", p->name,
+                         holder, c->state_dir);
+            else
+                snprintf(r->error, sizeof r->error, "pipeline '%s': %s", p->name, lerr);
+            log_set_context(r->session_id, r->pipeline, NULL);
+            log_error("run not started: %s", r->error);
+            log_set_context(NULL, NULL, NULL);
+            return EXIT_BUSY;
+        }
+    }
     double t_start = mono_now();
     run_ctx rc = { c, p, r, o->pool, t_start + p->timeout, { 0 }, NULL, 0 };
     r->inputs = xcalloc(p->ninputs ? p->ninputs : 1, sizeof *r->inputs);
@@ -823,14 +870,19 @@ int run_pipeline(revops_config *c, conf_pipeline *p, const run_options *o, run_r
             initialised = 1;
         }
     }
-    if (ok && gather(&rc, sources) < 0) ok = 0;
+    if (ok && !stopped_before(&rc, "gather") && gather(&rc, sources) < 0) ok = 0;
     for (size_t i = 0; i < c->nsources; i++)
         if (opened[i]) c->sources[i].plugin->desc->vt.source->close(sources[i].ctx);
     free(sources);
     free(opened);
-    if (ok && analyse(&rc, info.max_opportunities) < 0) ok = 0;
+    if (ok && !r->interrupted && !stopped_before(&rc, "analyse") && analyse(&rc, info.max_opportunities) < 0) ok = 0;
     if (initialised) p->analysis->desc->vt.analysis->destroy(rc.state);
-    if (ok && p->narrate_model && r->nfindings) model_step(&rc, o);
+    if (ok && !r->interrupted && p->narrate_model && r->nfindings && !stopped_before(&rc, "model")) model_step(&rc, o);
+    if (ok && !r->interrupted) stopped_before(&rc, "act");
+    if (r->interrupted) {
+        ok = 0;
+        r->status = "interrupted";
+    }
     if (ok) {
         act(&rc);
         r->status = r->partial ? "partial" : "ok";
@@ -842,8 +894,11 @@ int run_pipeline(revops_config *c, conf_pipeline *p, const run_options *o, run_r
     r->seconds = mono_now() - t_start;
     log_set_context(r->session_id, r->pipeline, NULL);
     if (ok) log_info("run finished: %zu finding%s in %.2fs", r->nfindings, r->nfindings == 1 ? "" : "s", r->seconds);
+    else if (r->interrupted) log_warn("run interrupted: %s", r->error);
     else log_error("run failed: %s", r->error);
     log_set_context(NULL, NULL, NULL);
+    state_unlock(lock_fd);
+    if (r->interrupted) return EXIT_INTERRUPTED;
     if (!ok) return EXIT_RUN_FAILED;
     if (r->partial) return EXIT_PARTIAL;
     return strcmp(r->status, "ok") ? EXIT_DELIVERY_FAILED : EXIT_RUN_OK;

@@ -287,7 +287,30 @@ int cmd_outbox(int argc, char **argv)
         return 0;
     }
     if (a.deliver) {
+        /* Every pipeline's run lock, so a run in progress (the daemon's or an
+         * operator's) and this command never send the same pending row. */
+        int *locks = xcalloc(c->npipelines ? c->npipelines : 1, sizeof *locks);
+        size_t held = 0;
+        for (; !a.dry_run && held < c->npipelines; held++) {
+            char *name = xasprintf("run-%s.lock", c->pipelines[held].name), lerr[600];
+            long holder = 0;
+            locks[held] = state_lock(c->state_dir, name, 0, &holder, lerr, sizeof lerr);
+            free(name);
+            if (locks[held] < 0) {
+                if (holder)
+                    fprintf(stderr, "revops: pipeline '%s' is running (process %ld); deliver again when it has finished\n",
+                            c->pipelines[held].name, holder);
+                else
+                    fprintf(stderr, "revops: %s\n", lerr);
+                while (held--) state_unlock(locks[held]);
+                free(locks);
+                config_free(c);
+                return EXIT_BUSY;
+            }
+        }
         code = outbox_deliver_due(c, s, a.action, a.dry_run);
+        while (held--) state_unlock(locks[held]);
+        free(locks);
         config_free(c);
         return code;
     }

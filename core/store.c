@@ -56,7 +56,10 @@ static const char schema[] =
     " medium INTEGER NOT NULL, low INTEGER NOT NULL, delivered INTEGER NOT NULL, delivery_failed INTEGER NOT NULL,"
     " suppressed INTEGER NOT NULL, tokens_in INTEGER NOT NULL, tokens_out INTEGER NOT NULL,"
     " record TEXT NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS runs_started ON runs(started_at);";
+    "CREATE INDEX IF NOT EXISTS runs_started ON runs(started_at);"
+    /* The daemon's last fire per pipeline (unix seconds of the scheduled
+     * time), so that after downtime it knows which runs it missed. */
+    "CREATE TABLE IF NOT EXISTS schedule(pipeline TEXT PRIMARY KEY, last_fire INTEGER NOT NULL, updated_at REAL NOT NULL);";
 
 struct store {
     sqlite3 *db;

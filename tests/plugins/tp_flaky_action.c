@@ -6,12 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct ctx {
     const revops_host *host;
     revops_instance *self;
     const char *path;
     int fail_first, fail_always;
+    int64_t sleep_ms;      /* per finding: a slow sink, for the daemon's SIGTERM test */
     char seen[256][65];
     size_t nseen;
     const char *message;   /* a template, rendered (JSON-escaped) after the account id */
@@ -27,6 +29,7 @@ static revops_status a_open(revops_instance *self, const revops_host *host, cons
     c->fail_first = host->opt_bool(o, "fail_first");
     c->fail_always = host->opt_bool(o, "fail_always");
     c->message = host->opt_string(o, "message");
+    c->sleep_ms = host->opt_int(o, "sleep_ms");
     *out = c;
     return REVOPS_OK;
 }
@@ -49,6 +52,8 @@ static revops_status a_deliver(void *p, const revops_batch *b, revops_delivery *
     }
     for (size_t i = 0; i < b->nfindings; i++) {
         const revops_finding *x = b->findings[i];
+        struct timespec left = { (time_t)(c->sleep_ms / 1000), (long)(c->sleep_ms % 1000) * 1000000L };
+        while (c->sleep_ms > 0 && nanosleep(&left, &left) != 0) {}
         if (c->fail_always) {
             res[i].status = REVOPS_ERROR;
             snprintf(res[i].message, sizeof res[i].message, "simulated permanent failure");
@@ -65,6 +70,7 @@ static revops_status a_deliver(void *p, const revops_batch *b, revops_delivery *
             } else {
                 fprintf(f, "%s %s\n", x->fingerprint, x->account_id);
             }
+            fflush(f);  /* a test watching the file sees each delivery as it happens */
         }
     }
     fclose(f);
@@ -81,6 +87,7 @@ static const revops_option_def options[] = {
     { "fail_first", REVOPS_OPT_BOOL, 0, "false", 0, 0, NULL, 0, "first delivery of each finding returns RETRY" },
     { "fail_always", REVOPS_OPT_BOOL, 0, "false", 0, 0, NULL, 0, "every delivery returns ERROR" },
     { "message", REVOPS_OPT_TEMPLATE, 0, NULL, 0, 0, NULL, 0, "a message template written after each delivery" },
+    { "sleep_ms", REVOPS_OPT_INT, 0, "0", 0, 600000, NULL, 0, "sleep this long before each finding (a slow sink)" },
     { NULL, 0, 0, NULL, 0, 0, NULL, 0, NULL },
 };
 static const revops_action_vtable vt = { .open = a_open, .deliver = a_deliver, .close = a_close };

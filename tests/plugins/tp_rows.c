@@ -5,11 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct ctx {
     const revops_host *host;
     revops_instance *self;
-    int64_t rows, fail_times, failures;
+    int64_t rows, fail_times, failures, sleep_ms;
 } ctx;
 
 static revops_status tp_open(revops_instance *self, const revops_host *host, const revops_options *o, void **out)
@@ -20,6 +21,7 @@ static revops_status tp_open(revops_instance *self, const revops_host *host, con
     c->self = self;
     c->rows = host->opt_int(o, "rows");
     c->fail_times = host->opt_int(o, "fail_times");
+    c->sleep_ms = host->opt_int(o, "sleep_ms");
     /* expect_secret (sensitive, resolved by the core) must equal
      * expect_value: lets tests check secret references end to end without
      * the plugin ever printing the secret. */
@@ -42,6 +44,10 @@ static revops_status tp_fetch(void *p, const revops_query *q, revops_stream *s)
     };
     revops_status st = c->host->stream_columns(s, 4, cols);
     if (st != REVOPS_OK) return st;
+    /* A slow source for the daemon's tests: the whole sleep even when a
+     * signal interrupts it, as a real query would go on. */
+    struct timespec left = { (time_t)(c->sleep_ms / 1000), (long)(c->sleep_ms % 1000) * 1000000L };
+    while (c->sleep_ms > 0 && nanosleep(&left, &left) != 0) {}
     int failing = c->failures < c->fail_times;
     int64_t stop = failing ? c->rows / 2 : c->rows;
     for (int64_t i = 0; i < stop; i++) {
@@ -77,6 +83,7 @@ static void tp_close(void *p)
 static const revops_option_def options[] = {
     { "rows", REVOPS_OPT_INT, 0, "10", 0, 10000000, NULL, 0, "how many rows to produce" },
     { "fail_times", REVOPS_OPT_INT, 0, "0", 0, 100, NULL, 0, "fail (RETRY) this many times after half the rows" },
+    { "sleep_ms", REVOPS_OPT_INT, 0, "0", 0, 600000, NULL, 0, "sleep this long before the rows (a slow source)" },
     { "expect_secret", REVOPS_OPT_STRING, 0, NULL, 0, 0, NULL, 1, "a secret reference to resolve (tests)" },
     { "expect_value", REVOPS_OPT_STRING, 0, NULL, 0, 0, NULL, 0, "the value expect_secret must resolve to" },
     { NULL, 0, 0, NULL, 0, 0, NULL, 0, NULL },
