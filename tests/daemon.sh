@@ -52,6 +52,19 @@ wait_for() {
     for _ in $(seq $((${3:-10} * 20))); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done
     return 1
 }
+# fetch URL OUTFILE: prints the HTTP status (urllib: no curl needed).
+fetch() {
+    "$PYTHON" - "$1" "$2" <<'PY'
+import sys, urllib.request, urllib.error
+try:
+    r = urllib.request.urlopen(sys.argv[1], timeout=10)
+    code, body = r.status, r.read()
+except urllib.error.HTTPError as e:
+    code, body = e.code, e.read()
+open(sys.argv[2], "wb").write(body)
+print(code)
+PY
+}
 runs_json() { "$REVOPS" runs -c "$1" -n 1000 --format json 2>/dev/null; }
 
 # ---------------------------------------------------------------- 1. runs on schedule
@@ -94,11 +107,11 @@ like "$TMP/second.err" "state_dir $TMP/state is in use by another revops daemon 
     "and names the state_dir and the daemon holding it"
 
 # health and metrics
-curl -s -o "$TMP/health.json" -w '%{http_code}' "http://127.0.0.1:$HTTP_PORT/healthz" > "$TMP/health.code"
+fetch "http://127.0.0.1:$HTTP_PORT/healthz" "$TMP/health.json" > "$TMP/health.code"
 is "$(cat "$TMP/health.code")" 200 "/healthz answers 200"
 is "$(jget "$TMP/health.json" '(d["status"], d["pipelines"][0]["pipeline"], d["pipelines"][0]["schedule"], d["last_reload"]["ok"])')" \
     "('ok', 'every_minute', '* * * * *', True)" "/healthz names the pipeline, its schedule and the reload state"
-curl -s "http://127.0.0.1:$HTTP_PORT/metrics" > "$TMP/metrics.txt"
+fetch "http://127.0.0.1:$HTTP_PORT/metrics" "$TMP/metrics.txt" > /dev/null
 "$PYTHON" - "$TMP/metrics.txt" "$TMP/runs1.json" > "$TMP/metrics.check" 2>&1 <<'PY'
 import json, sys
 from prometheus_client.parser import text_string_to_metric_families
@@ -125,7 +138,7 @@ like "$TMP/d1.log" "the configuration loaded before keeps running" "and says the
 sleep 2.2
 after=$(grep -c "run finished" "$TMP/d1.log")
 ok "$([ "$after" -gt "$before" ]; echo $?)" "the old schedule keeps running ($before -> $after runs)"
-curl -s "http://127.0.0.1:$HTTP_PORT/healthz" > "$TMP/health2.json"
+fetch "http://127.0.0.1:$HTTP_PORT/healthz" "$TMP/health2.json" > /dev/null
 is "$(jget "$TMP/health2.json" 'd["last_reload"]["ok"]')" "False" "/healthz reports the failed reload"
 kill -0 "$DPID"; ok $? "the daemon is still alive"
 
@@ -140,7 +153,7 @@ tail -n +"$mark" "$TMP/d1.log" > "$TMP/d1.after"
 unlike "$TMP/d1.after" "pipeline 'every_minute': run started" "every_minute no longer runs"
 like "$TMP/d1.after" "pipeline 'every_five': run started (process [0-9]*) for 2026-01-01T00:[0-9][05]:00Z" \
     "every_five runs at a multiple of five minutes"
-curl -s "http://127.0.0.1:$HTTP_PORT/healthz" > "$TMP/health3.json"
+fetch "http://127.0.0.1:$HTTP_PORT/healthz" "$TMP/health3.json" > /dev/null
 is "$(jget "$TMP/health3.json" '(d["last_reload"]["ok"], [p["pipeline"] for p in d["pipelines"]])')" "(True, ['every_five'])" \
     "/healthz shows the new schedule"
 
