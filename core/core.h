@@ -115,6 +115,11 @@ int cron_parse(const char *s, cron_expr *out, char *err, size_t errlen);
 /* 0 when tz names a zone this machine has (NULL, "" and "UTC" are UTC);
  * else -1 and err names it. */
 int cron_tz_check(const char *tz, char *err, size_t errlen);
+/* The first fire instant strictly after `after`, in wall-clock time of zone
+ * tz (NULL, "" or "UTC": UTC).  0, or -1 when the expression never fires
+ * within 30 years or tz is not a zone (cron_tz_check says why).  Thread-safe;
+ * see cron.c for the day rule and DST. */
+int cron_next(const cron_expr *e, const char *tz, time_t after, time_t *next);
 
 /* --------------------------------------------------------- options.c -- */
 #include <libconfig.h>

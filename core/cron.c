@@ -3,15 +3,42 @@
  * @daily, @weekly, @monthly, @yearly shorthands.  Parsing is strict: each
  * error names the field and the offending text, because an operator who
  * typed "0 25 * * *" wants to hear "hour 25 is out of range 0-23", not that
- * the pipeline silently never ran. */
+ * the pipeline silently never ran; for the same reason an expression that
+ * can never fire ("0 0 30 2 *") is an error.
+ *
+ * cron_next computes fire times, with cronie's semantics where it has them:
+ * - Day rule (Vixie, POSIX, cronie): when day-of-month and day-of-week are
+ *   both restricted, a day matches if EITHER does ("0 0 13 * fri" fires on
+ *   every Friday and every 13th); otherwise both must.  A field counts as
+ *   unrestricted when its text starts with '*', as cronie decides it
+ *   (entry.c sets DOM_STAR/DOW_STAR on a leading '*'): so a day field of
+ *   '*' plus a step of 2 is unrestricted, and "0 0 (that) * mon" fires on
+ *   odd-numbered days that are Mondays, not on odd days or Mondays.
+ * - The schedule is wall-clock time in the pipeline's zone.  A wall time the
+ *   clocks skip (02:30 on the day they jump 02:00 -> 03:00) fires once at
+ *   the instant they skip at (03:00); several skipped times, and a matching
+ *   03:00, collapse into that one fire.  A wall time that happens twice (the
+ *   hour repeated when clocks fall back) fires once, at its first occurrence.
+ *   For fixed times this is what cronie does.  It differs for jobs cronie
+ *   calls wildcard (minute or hour '*'-led, "every 15 minutes", "0 * * * *"):
+ *   cronie runs those again in the repeated hour, revops does not, so an
+ *   hourly schedule goes 01:00 (first pass), 02:00, two hours apart; and in a
+ *   skipped hour cronie drops them while revops folds them into the instant
+ *   after the gap (which such a schedule matches anyway when its minute is 0).
+ * - Walking: matching months, days and hours are found by calendar
+ *   arithmetic on wall time, and only a matching wall minute is turned into
+ *   an instant; "0 0 29 2 *" from 2096 to 2104 takes microseconds. */
 #include "config.h"
 #include "core.h"
 
 #include <ctype.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
 #include <strings.h>
+#include <time.h>
 
 typedef struct field_spec {
     const char *name;
@@ -30,6 +57,17 @@ static const field_spec fields[5] = {
     { "month", 1, 12, month_names },
     { "day-of-week", 0, 7, wday_names },  /* 7 is Sunday too */
 };
+
+static int is_leap(int64_t y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+static int days_in_month(int64_t y, int m)
+{
+    static const int dim[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    return m == 2 && is_leap(y) ? 29 : dim[m - 1];
+}
 
 static int parse_value(const field_spec *f, const char **p, int *out)
 {
@@ -149,6 +187,22 @@ int cron_parse(const char *s, cron_expr *out, char *err, size_t errlen)
     out->wdays = (unsigned int)bits[4];
     out->mday_star = tok[2][0] == '*';
     out->wday_star = tok[4][0] == '*';
+    /* Only day-of-month alone can rule out every day: with day-of-week
+     * also restricted either matches (weekdays come every week), and a
+     * day-of-month that starts with '*' (a step over all days) includes the
+     * 1st, which falls on every weekday over the years.  The 29th counts for February (leap years). */
+    if (out->wday_star && !out->mday_star) {
+        int fires = 0;
+        for (int m = 1; m <= 12 && !fires; m++)
+            if ((out->months >> m) & 1)
+                for (int d = 1; d <= (m == 2 ? 29 : days_in_month(2001, m)) && !fires; d++)
+                    if ((out->mdays >> d) & 1) fires = 1;
+        if (!fires) {
+            snprintf(err, errlen, "cron expression '%s' never fires: day-of-month '%s' does not occur in month '%s'",
+                     s, tok[2], tok[3]);
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -181,4 +235,219 @@ int cron_tz_check(const char *tz, char *err, size_t errlen)
         return -1;
     }
     return 0;
+}
+
+/* ------------------------------------------------------------ next fire */
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+ * days_from_civil), so weekdays and "wall time as if UTC" need no libc. */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* A wall-clock minute in the schedule's zone. */
+typedef struct civil {
+    int64_t year;
+    int mon, day, hour, min;  /* 1-12, 1-31, 0-23, 0-59 */
+} civil;
+
+/* Wall time as seconds on a clock that never changes offset: ordering
+ * and equality of wall times without caring about DST. */
+static int64_t civil_key(const civil *c)
+{
+    return days_from_civil(c->year, c->mon, c->day) * 86400 + c->hour * 3600 + c->min * 60;
+}
+
+static int day_matches(const cron_expr *e, const civil *c)
+{
+    int dom = (e->mdays >> c->day) & 1;
+    int64_t days = days_from_civil(c->year, c->mon, c->day);
+    int wd = (int)(((days % 7) + 11) % 7);  /* 1970-01-01 was a Thursday (4) */
+    int dow = (e->wdays >> wd) & 1;
+    /* Vixie/cronie: both fields restricted -> either may match. */
+    if (!e->mday_star && !e->wday_star) return dom || dow;
+    return dom && dow;
+}
+
+static void next_day(civil *c)
+{
+    c->hour = c->min = 0;
+    if (++c->day > days_in_month(c->year, c->mon)) {
+        c->day = 1;
+        if (++c->mon > 12) {
+            c->mon = 1;
+            c->year++;
+        }
+    }
+}
+
+/* Move *c forward to the first matching wall minute at or after it, a
+ * month, a day or an hour at a time where a whole one does not match: the
+ * longest walk (a Feb 29 eight years away) visits ~100 months and ~230
+ * days.  -1 past year `limit`. */
+static int next_match(const cron_expr *e, civil *c, int64_t limit)
+{
+    for (;;) {
+        if (c->year > limit) return -1;
+        if (!((e->months >> c->mon) & 1)) {
+            c->day = 1;
+            c->hour = c->min = 0;
+            if (++c->mon > 12) {
+                c->mon = 1;
+                c->year++;
+            }
+            continue;
+        }
+        if (!day_matches(e, c)) {
+            next_day(c);
+            continue;
+        }
+        while (c->hour < 24 && !((e->hours >> c->hour) & 1)) {
+            c->hour++;
+            c->min = 0;
+        }
+        if (c->hour == 24) {
+            next_day(c);
+            continue;
+        }
+        while (c->min < 60 && !((e->minutes >> c->min) & 1)) c->min++;
+        if (c->min == 60) {
+            c->min = 0;
+            if (++c->hour == 24) next_day(c);
+            continue;
+        }
+        return 0;
+    }
+}
+
+/* The zone's wall time of instant t, as a civil_key with seconds. */
+static int64_t wall_key(time_t t, int utc)
+{
+    struct tm tm;
+    if (utc ? !gmtime_r(&t, &tm) : !localtime_r(&t, &tm)) return INT64_MIN;
+    return days_from_civil((int64_t)tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday) * 86400 +
+           tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
+}
+
+/* The instant a wall time fires: its first occurrence, or, for a time the
+ * clocks skip, the instant they skip at.  Any instant with wall time W is
+ * W - offset for the zone's offset at that instant, and at most one
+ * transition lies within 36 hours, so the offsets 36 hours either side
+ * (and at W itself) are all the candidates.  This asks the zone for
+ * offsets rather than calling mktime with tm_isdst 0 and 1: glibc's mktime
+ * only finds the other occurrence when isdst differs across the change,
+ * which misses changes of standard offset (Europe/Moscow 2014, 04:00 ->
+ * 03:00, isdst 0 on both sides; Pacific/Apia skipping 2011-12-30). */
+static time_t wall_to_instant(int64_t w, int utc)
+{
+    if (utc) return (time_t)w;
+    time_t best = 0, lo = 0, hi = 0;
+    int have_best = 0, have_lo = 0, have_hi = 0;
+    for (int k = -1; k <= 1; k++) {
+        time_t probe = (time_t)(w + k * 36 * 3600);
+        int64_t off = wall_key(probe, 0) - probe;
+        time_t c = (time_t)(w - off);
+        int64_t cw = wall_key(c, 0);
+        if (cw == w) {
+            if (!have_best || c < best) best = c;
+            have_best = 1;
+        } else if (cw < w) {
+            if (!have_lo || c > lo) lo = c;
+            have_lo = 1;
+        } else {
+            if (!have_hi || c < hi) hi = c;
+            have_hi = 1;
+        }
+    }
+    if (have_best) return best;
+    if (!have_lo || !have_hi || lo >= hi) return (time_t)w;  /* no zone does this; stay defined */
+    /* In the gap: the first instant whose wall time is past w is the
+     * transition.  Between lo and hi wall time only moves forward. */
+    while (hi - lo > 1) {
+        time_t mid = lo + (hi - lo) / 2;
+        if (wall_key(mid, 0) > w)
+            hi = mid;
+        else
+            lo = mid;
+    }
+    return hi;
+}
+
+/* glibc keeps one time zone per process, taken from TZ by tzset(); there is
+ * no localtime for a named zone.  So switch TZ for the computation and put
+ * it back, under a lock so two threads computing schedules do not switch it
+ * under each other.  Other code calling localtime meanwhile would see the
+ * schedule's zone for those microseconds: the core logs in UTC and calls no
+ * localtime, and this keeps it that way. */
+static pthread_mutex_t tz_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int cron_next(const cron_expr *e, const char *tz, time_t after, time_t *next)
+{
+    char err[512];
+    if (cron_tz_check(tz, err, sizeof err) < 0) return -1;
+    int utc = !tz || !*tz || strcmp(tz, "UTC") == 0;
+    char *saved = NULL;
+    int had_tz = 0;
+    if (!utc) {
+        pthread_mutex_lock(&tz_lock);
+        const char *old = getenv("TZ");
+        had_tz = old != NULL;
+        saved = old ? strdup(old) : NULL;
+        char val[256];
+        snprintf(val, sizeof val, ":%s", tz);  /* ':' = a zone file, never a POSIX rule string */
+        setenv("TZ", val, 1);
+        tzset();
+    }
+
+    int rc = -1;
+    int64_t now = wall_key(after, utc);
+    if (now != INT64_MIN) {
+        int64_t days = now >= 0 ? now / 86400 : -((-now + 86399) / 86400);
+        int64_t secs = now - days * 86400;
+        /* civil_from_days, inverse of days_from_civil */
+        int64_t z = days + 719468;
+        int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+        int64_t doe = z - era * 146097;
+        int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+        int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        int64_t mp = (5 * doy + 2) / 153;
+        civil c = { .day = (int)(doy - (153 * mp + 2) / 5 + 1), .mon = (int)(mp < 10 ? mp + 3 : mp - 9),
+                    .hour = (int)(secs / 3600), .min = (int)(secs % 3600 / 60) };
+        c.year = yoe + era * 400 + (c.mon <= 2);
+        int64_t limit = c.year + 30;
+        /* Starting at after's own wall minute is safe: wall_to_instant is
+         * monotonic, so no earlier wall time fires after `after`.  A wall
+         * time that fires at or before `after` (the skipped times folded
+         * into the instant after a gap, or the first pass of a repeated
+         * hour when `after` is in the second) is stepped over. */
+        while (next_match(e, &c, limit) == 0) {
+            time_t t = wall_to_instant(civil_key(&c), utc);
+            if (t > after) {
+                *next = t;
+                rc = 0;
+                break;
+            }
+            if (++c.min == 60) {
+                c.min = 0;
+                if (++c.hour == 24) next_day(&c);
+            }
+        }
+    }
+
+    if (!utc) {
+        if (had_tz && saved)
+            setenv("TZ", saved, 1);
+        else
+            unsetenv("TZ");
+        tzset();
+        free(saved);
+        pthread_mutex_unlock(&tz_lock);
+    }
+    return rc;
 }
