@@ -76,14 +76,27 @@ tpconf giveup 1 5 ""; is "$?" 1 "a source that keeps failing before any row: the
 tpconf lost 2500 5 ""; is "$?" 4 "a source that fails after rows arrived: partial"
 tpconf flaky 2500 2 "fail_first = true;"; is "$?" 0 "a source that fails twice and a sink that needs a retry: ok"
 tpconf broken 2500 0 "fail_always = true;"; is "$?" 3 "a sink that always fails: delivery_failed"
-RECS="$TMP/rec_all.json $TMP/rec_at_risk.json $TMP/rec_narrated.json $TMP/rec_giveup.json $TMP/rec_lost.json $TMP/rec_flaky.json $TMP/rec_broken.json"
+# Through the outbox: a delivery still failing (RETRY) on its last try stays pending for a
+# later run; one failed for good (ERROR) is held from then on.
+tpconf pending 2500 0 "fail_first = true;"
+sed -i -e 's/outbox = false; //' -e 's/max_attempts = 3;/max_attempts = 1;/' "$TMP/pending.conf"
+"$REVOPS" run -c "$TMP/pending.conf" --format json > "$TMP/rec_pending.json" 2> "$TMP/pending.err"
+is "$?" 3 "through the outbox, a RETRY on the last try: delivery_failed (pending)"
+tpconf held 2500 0 "fail_always = true;"
+sed -i 's/outbox = false; //' "$TMP/held.conf"
+"$REVOPS" run -c "$TMP/held.conf" --format json > "$TMP/rec_held1.json" 2> "$TMP/held.err"
+"$REVOPS" run -c "$TMP/held.conf" --format json > "$TMP/rec_held2.json" 2> "$TMP/held.err"
+is "$?" 0 "through the outbox, failed for good, run again: held (and exit 0)"
+RECS="$TMP/rec_all.json $TMP/rec_at_risk.json $TMP/rec_narrated.json $TMP/rec_giveup.json $TMP/rec_lost.json $TMP/rec_flaky.json $TMP/rec_broken.json $TMP/rec_pending.json $TMP/rec_held1.json $TMP/rec_held2.json"
 # shellcheck disable=SC2086
 "$PYTHON" "$CHECK" coverage $RECS > "$TMP/coverage"
 is "$(cat "$TMP/coverage")" "statuses ['delivery_failed', 'failed', 'ok', 'partial']
 input retries 6
 partial inputs 1
 delivery retries 4
-failed deliveries 4
+failed deliveries 8
+pending deliveries 4
+held deliveries 4
 model tokens in 1234
 model http retries 1" "the records cover every status, input/model/delivery retries, a partial input, failures and tokens"
 
@@ -137,7 +150,7 @@ ok "$(cmp -s "$TMP/metrics" "$TMP/metrics2"; echo $?)" "a second scrape is byte-
 
 code=$(curl -s -o "$TMP/health" -D "$TMP/health.h" -w '%{http_code}' "$URL/healthz")
 is "$code" 200 "GET /healthz: the health callback's status"
-is "$(cat "$TMP/health")" '{"status":"ok","records":12}' "GET /healthz: the callback's body"
+is "$(cat "$TMP/health")" '{"status":"ok","records":15}' "GET /healthz: the callback's body"
 like "$TMP/health.h" "Content-Type: application/json" "healthz is JSON"
 
 code=$(curl -s -I -o "$TMP/head.h" -w '%{http_code}' "$URL/metrics")

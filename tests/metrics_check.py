@@ -148,6 +148,8 @@ def coverage(recs):
     print("partial inputs", int(sum(e["revops_input_partial"].values())))
     print("delivery retries", int(sum(e["revops_delivery_retries"].values())))
     print("failed deliveries", int(sum(v for k, v in e["revops_deliveries"].items() if k[2] == "failed")))
+    print("pending deliveries", int(sum(v for k, v in e["revops_deliveries"].items() if k[2] == "pending")))
+    print("held deliveries", int(sum(v for k, v in e["revops_deliveries"].items() if k[2] == "held")))
     print("model tokens in", int(e["revops_model_tokens"].get((("at_risk_narrated", "in")), 0)))
     print("model http retries", int(sum(e["revops_model_http_retries"].values())))
 
