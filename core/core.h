@@ -604,6 +604,32 @@ void session_id_default(char *out, size_t n);
 int source_query(revops_config *c, conf_instance *src, const char *dataset, const char *query, int64_t row_limit,
                  size_t rows_per_chunk, chunk_cb cb, void *cb_data, char *err, size_t errlen);
 
+/* --------------------------------------------------------- metrics.c -- */
+/* The daemon's metrics registry (single-threaded: the daemon's own process). */
+void metrics_reset(void);                                   /* empty registry; daemon start */
+void metrics_observe_run(struct json_object *record);       /* one finished run: run_result_json(r, 0) */
+/* Gauges from the scheduler: next fire (Unix seconds, 0: none), run in progress. */
+void metrics_set_pipeline(const char *pipeline, double next_fire_unix, int running);
+/* +1 on a daemon event counter declared in metrics.c's table:
+ * ("revops_config_reloads_total", "result", "ok"|"failed"),
+ * ("revops_scheduled_skips_total", "pipeline", p), ("revops_missed_fires_total", "pipeline", p). */
+void metrics_inc(const char *name, const char *label_name, const char *label_value);
+char *metrics_render(void);                                 /* Prometheus text format 0.0.4, malloc'd */
+
+/* ----------------------------------------------------------- httpd.c -- */
+/* GET|HEAD /healthz and /metrics over libmicrohttpd, external polling, no thread. */
+typedef struct httpd httpd;
+/* listen: "127.0.0.1:9464", "[::1]:9464", "9464" (loopback); port 0: any free
+ * port.  health returns a malloc'd JSON body and sets *status (preset 200).
+ * NULL + err naming the address on failure. */
+httpd *httpd_start(const char *listen, char *(*health)(void *arg, int *status), void *arg, char *err, size_t errlen);
+int httpd_port(const httpd *h);           /* the bound port */
+int httpd_fd(const httpd *h);             /* poll(2) it for POLLIN, then httpd_run() */
+int httpd_timeout_ms(const httpd *h);     /* call httpd_run() within this (idle connections' timeouts); -1: no need */
+void httpd_run(httpd *h);
+void httpd_close_after_fork(httpd *h);    /* in a forked child: drop the fds, touch nothing the parent serves */
+void httpd_stop(httpd *h);
+
 /* ----------------------------------------------------- json_schema.c -- */
 /* Check value against a JSON Schema (our subset; see json_schema.c). */
 int json_schema_check(const char *schema_text, struct json_object *value, char *err, size_t errlen);
