@@ -283,7 +283,7 @@ static void child_main(daemon_state *d, conf_pipeline *p, const sched_fire *f, i
     close(d->sigfd);
     for (size_t i = 0; i < d->nkids; i++)
         if (d->kids[i].fd >= 0) close(d->kids[i].fd);
-    if (d->http) httpd_close_in_child(d->http);
+    if (d->http) httpd_close_after_fork(d->http);
     sigset_t set = handled_signals();
     signal(SIGHUP, SIG_IGN);
     signal(SIGCHLD, SIG_DFL);
@@ -509,7 +509,7 @@ static void handle_fires(daemon_state *d)
     size_t nf = sched_due(&d->sch, (time_t)dnow(d), &fires);
     for (size_t i = 0; i < nf; i++) {
         sched_entry *e = &d->sch.v[fires[i].entry];
-        if (fires[i].missed)
+        if (fires[i].missed && !fires[i].catch_up)
             log_warn("pipeline '%s': %lu fire time%s passed unnoticed (suspend or overload); running once", e->pipeline,
                      fires[i].missed, fires[i].missed == 1 ? "" : "s");
         if (fires[i].busy) {
@@ -571,6 +571,8 @@ static int loop(daemon_state *d)
         for (size_t i = 0; i < d->sch.n; i++)
             if (d->sch.v[i].waiting) timeout = timeout > 1000 ? 1000 : timeout;
         if (d->stopping) timeout = 200;
+        int ht = d->http ? httpd_timeout_ms(d->http) : -1;
+        if (ht >= 0 && ht < timeout) timeout = ht;
         int r = poll(pf, (nfds_t)nfds, timeout);
         if (r < 0 && errno != EINTR) {
             log_error("poll: %s", strerror(errno));
@@ -586,7 +588,7 @@ static int loop(daemon_state *d)
         }
         for (size_t i = 0; r > 0 && i < d->nkids; i++)
             if (pf[2 + i].revents && d->kids[i].fd >= 0) read_child(&d->kids[i]);
-        if (r > 0 && d->http && (pf[1].revents & POLLIN)) httpd_run(d->http);
+        if (d->http && ((r > 0 && (pf[1].revents & POLLIN)) || ht >= 0)) httpd_run(d->http);
         free(pf);
         reap(d);
     }

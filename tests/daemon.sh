@@ -65,6 +65,12 @@ open(sys.argv[2], "wb").write(body)
 print(code)
 PY
 }
+# likere FILE ERE NAME: like, with an extended regular expression.
+likere() {
+    tap_n=$((tap_n + 1))
+    if grep -qE -- "$2" "$1"; then echo "ok $tap_n - $3"
+    else echo "not ok $tap_n - $3"; echo "#   wanted (ERE): $2"; sed 's/^/#   | /' "$1" | tail -20; tap_failed=$((tap_failed + 1)); fi
+}
 runs_json() { "$REVOPS" runs -c "$1" -n 1000 --format json 2>/dev/null; }
 
 # ---------------------------------------------------------------- 1. runs on schedule
@@ -87,7 +93,7 @@ NPID=$!
 for _ in $(seq 50); do [ -S "$TMP/notify.sock" ] && break; sleep 0.05; done
 start_daemon "$TMP/a.conf" "$TMP/d1.log" NOTIFY_SOCKET="$TMP/notify.sock"
 like "$TMP/d1.log" "daemon started (process $DPID)" "the daemon starts and names its process"
-like "$TMP/d1.log" "pipeline 'every_minute': schedule '\* \* \* \* \*' (UTC), next run 2026-01-01T00:01:00Z" \
+like "$TMP/d1.log" "pipeline 'every_minute': schedule '* * * * *' (UTC), next run 2026-01-01T00:01:00Z" \
     "it logs each schedule and its next fire on the test clock"
 wait_for "$TMP/notify.txt" "READY=1" 5; ok $? "systemd is told READY=1"
 sleep 3.6
@@ -132,7 +138,7 @@ conf "$TMP/a.conf" 'every_minute = { analysis = "A5"; schedule = "0 25 * * *"; i
 before=$(grep -c "run finished" "$TMP/d1.log")
 kill -HUP "$DPID"
 wait_for "$TMP/d1.log" "reload refused" 5; ok $? "SIGHUP with a broken file: the reload is refused"
-like "$TMP/d1.log" "reload: $TMP/a.conf:[0-9]*: pipeline 'every_minute': 'schedule': hour 25 is out of range 0-23" \
+likere "$TMP/d1.log" "reload: $TMP/a.conf:[0-9]+: pipeline 'every_minute': 'schedule': hour 25 is out of range 0-23" \
     "the log names the file, line and error"
 like "$TMP/d1.log" "the configuration loaded before keeps running" "and says the old configuration keeps running"
 sleep 2.2
@@ -145,13 +151,13 @@ kill -0 "$DPID"; ok $? "the daemon is still alive"
 conf "$TMP/a.conf" "$PIPE_FIVE"
 kill -HUP "$DPID"
 wait_for "$TMP/d1.log" "reloaded $TMP/a.conf" 5; ok $? "SIGHUP with a good file reloads it"
-like "$TMP/d1.log" "pipeline 'every_five': schedule '\*/5 \* \* \* \*' (UTC), next run" "the new schedule is logged"
+like "$TMP/d1.log" "pipeline 'every_five': schedule '*/5 * * * *' (UTC), next run" "the new schedule is logged"
 wait_for "$TMP/notify.txt" "RELOADING=1" 2; ok $? "systemd is told RELOADING=1"
 mark=$(wc -l < "$TMP/d1.log")
 sleep 6
 tail -n +"$mark" "$TMP/d1.log" > "$TMP/d1.after"
 unlike "$TMP/d1.after" "pipeline 'every_minute': run started" "every_minute no longer runs"
-like "$TMP/d1.after" "pipeline 'every_five': run started (process [0-9]*) for 2026-01-01T00:[0-9][05]:00Z" \
+likere "$TMP/d1.after" "pipeline 'every_five': run started \\(process [0-9]+\\) for 2026-01-01T00:[0-9][05]:00Z" \
     "every_five runs at a multiple of five minutes"
 fetch "http://127.0.0.1:$HTTP_PORT/healthz" "$TMP/health3.json" > /dev/null
 is "$(jget "$TMP/health3.json" '(d["last_reload"]["ok"], [p["pipeline"] for p in d["pipelines"]])')" "(True, ['every_five'])" \
@@ -171,11 +177,12 @@ start_daemon "$TMP/b.conf" "$TMP/d2.log"
 sleep 5.5
 like "$TMP/d2.log" "pipeline 'slow': still running; this run is skipped" "a fire while the slow run is in progress is skipped"
 # a manual run of the same pipeline while the daemon's is in progress
-wait_for "$TMP/d2.log" "pipeline 'slow': run started" 3
+n0=$(grep -c "pipeline 'slow': run started" "$TMP/d2.log")
+for _ in $(seq 100); do [ "$(grep -c "pipeline 'slow': run started" "$TMP/d2.log")" -gt "$n0" ] && break; sleep 0.05; done
 "$REVOPS" run -c "$TMP/b.conf" -p slow > /dev/null 2> "$TMP/manual.err"
 code=$?
 is "$code" 75 "a manual run of a pipeline the daemon is running exits 75"
-like "$TMP/manual.err" "pipeline 'slow' is already running (process [0-9]*) on state_dir $TMP/state" "and names the process"
+likere "$TMP/manual.err" "pipeline 'slow' is already running \\(process [0-9]+\\) on state_dir $TMP/state" "and names the process"
 kill -TERM "$DPID"; wait "$DPID"
 runs_json "$TMP/b.conf" > "$TMP/runs2.json"
 is "$("$PYTHON" -c '
@@ -188,10 +195,10 @@ print(len(r) >= 2, all(a["started_at"] + a["seconds"] <= b["started_at"] + 0.01 
 # ------------------------------------------------ 5. SIGTERM in the middle of a run
 # (a) during act: the step finishes, every finding is delivered, exit 0
 rm -rf "$TMP/state" "$TMP/slowout.txt"
+rm -f "$TMP/dry.json"
 conf "$TMP/c.conf" 'acting = { analysis = "A5"; schedule = "* * * * *"; options = { findings = 6; }; inputs = { rows = { source = "gen"; query = "all"; }; };
                  actions = ( { action = "slowout"; min_priority = "low"; } ); };'
-"$REVOPS" run -c "$TMP/c.conf" --dry-run --format json > "$TMP/dry.json" 2>/dev/null
-want=$(jget "$TMP/dry.json" 'len(d["runs"][0]["findings"])')
+want=6
 start_daemon "$TMP/c.conf" "$TMP/d3.log"
 wait_for "$TMP/slowout.txt" "." 10
 kill -TERM "$DPID"
@@ -200,7 +207,7 @@ is "$(wc -l < "$TMP/slowout.txt" | tr -d ' ')" "$want" "the act step finished: a
 "$REVOPS" outbox -c "$TMP/c.conf" > "$TMP/ob.txt" 2>&1
 is "$?" 0 "nothing is pending or failed in the outbox"
 runs_json "$TMP/c.conf" > "$TMP/runs3.json"
-is "$(jget "$TMP/runs3.json" '[x["status"] for x in d]')" "['ok']" "the run was recorded as ok"
+is "$(jget "$TMP/runs3.json" '[x["status"] for x in d if x["trigger"] == "scheduled"]')" "['ok']" "the run was recorded as ok"
 
 # (b) during gather: the run stops before analyse, is recorded, nothing is lost
 rm -rf "$TMP/state" "$TMP/out.txt"
@@ -217,7 +224,7 @@ ok "$([ ! -s "$TMP/out.txt" ]; echo $?)" "nothing was delivered"
 runs_json "$TMP/e.conf" > "$TMP/runs4.json"
 is "$(jget "$TMP/runs4.json" '[x["status"] for x in d]')" "['interrupted']" "the run is recorded as interrupted"
 "$REVOPS" run -c "$TMP/e.conf" > /dev/null 2>&1; is "$?" 0 "the next run succeeds"
-is "$(wc -l < "$TMP/out.txt" | tr -d ' ')" "$want" "and delivers all $want findings: nothing was lost"
+is "$(wc -l < "$TMP/out.txt" | tr -d ' ')" 4 "and delivers all 4 findings: nothing was lost"
 
 # -------------------------------------------------------- 6. missed runs after downtime
 rm -rf "$TMP/state" "$TMP/out.txt"
@@ -229,7 +236,7 @@ kill -TERM "$DPID"; wait "$DPID"
 # the daemon comes back three hours later: 02:00, 03:00 and 04:00 were missed
 CLOCK=2026-06-01T04:30:00Z@1 start_daemon "$TMP/f.conf" "$TMP/d6.log"
 wait_for "$TMP/d6.log" "catching up after downtime" 5; ok $? "missed = run_once: one catch-up run at start"
-like "$TMP/d6.log" "pipeline 'hourly': run started (process [0-9]*) for 2026-06-01T04:00:00Z, catching up" \
+likere "$TMP/d6.log" "pipeline 'hourly': run started \\(process [0-9]+\\) for 2026-06-01T04:00:00Z, catching up" \
     "for the latest missed time"
 wait_for "$TMP/d6.log" "pipeline 'hourly': run finished" 5
 kill -TERM "$DPID"; wait "$DPID"
@@ -263,6 +270,6 @@ is "$(cat "$TMP/json.check")" "True True True" \
 # --------------------------------------------------------------- 8. config errors
 conf "$TMP/h.conf" 'p = { analysis = "A5"; schedule = "0 9 * * *"; timezone = "Mars/Olympus"; inputs = { rows = { source = "gen"; query = "all"; }; }; };'
 "$REVOPS" daemon -c "$TMP/h.conf" 2> "$TMP/h.err"; is "$?" 78 "an unknown timezone is a config error (78)"
-like "$TMP/h.err" "$TMP/h.conf:[0-9]*: pipeline 'p': 'timezone': unknown time zone 'Mars/Olympus'" "named with file and line"
+likere "$TMP/h.err" "$TMP/h.conf:[0-9]+: pipeline 'p': 'timezone': unknown time zone 'Mars/Olympus'" "named with file and line"
 "$REVOPS" daemon -c "$TMP/h.conf" --bogus 2> /dev/null; is "$?" 64 "a bad option is a usage error (64)"
 done_testing

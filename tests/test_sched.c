@@ -17,7 +17,11 @@ static void ok(int cond, const char *fmt, const char *detail)
     tests++;
     if (!cond) failures++;
     printf("%sok %d - %s", cond ? "" : "not ", tests, fmt);
-    if (detail && *detail) printf(" (%s)", detail);
+    if (detail && *detail) {
+        printf(" (");
+        for (const char *p = detail; *p; p++) putchar(*p == '\n' ? ' ' : *p);
+        printf(")");
+    }
     printf("\n");
 }
 
