@@ -780,10 +780,6 @@ char *template_render(const char *t, const revops_finding *f, const revops_batch
 revops_status sign_rs256(revops_instance *self, const char *pem, const void *data, size_t len, char **b64url_signature);
 
 
-/* The first fire instant strictly after `after`, in wall-clock time of zone
- * tz (NULL or "" = UTC); 0, or -1 when the expression never fires. */
-int cron_next(const cron_expr *e, const char *tz, time_t after, time_t *next);
-
 /* ----------------------------------------------------------- sched.c -- */
 typedef struct sched_fire {
     size_t entry;                /* index in sched.v */

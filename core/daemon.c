@@ -515,7 +515,7 @@ static void handle_fires(daemon_state *d)
         if (fires[i].busy) {
             log_warn("pipeline '%s': still %s; this run is skipped (a pipeline never runs twice at once)", e->pipeline,
                      e->running ? "running" : "waiting for a free slot");
-            metrics_inc("revops_runs_skipped_total", "pipeline", e->pipeline);
+            metrics_inc("revops_scheduled_skips_total", "pipeline", e->pipeline);
             continue;
         }
         if (running_count(d) >= (size_t)d->cfg->daemon.max_running) {
