@@ -384,18 +384,34 @@ static time_t wall_to_instant(int64_t w, int utc)
  * it back, under a lock so two threads computing schedules do not switch it
  * under each other.  Other code calling localtime meanwhile would see the
  * schedule's zone for those microseconds: the core logs in UTC and calls no
- * localtime, and this keeps it that way. */
+ * localtime, and this keeps it that way.  Other threads' getenv (libcurl
+ * reads proxy variables) is safe while TZ is only replaced, but adding and
+ * removing it can move the environment array under them: see
+ * cron_tz_prepare. */
 static pthread_mutex_t tz_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* For glibc an unset TZ means the file /etc/localtime, exactly as
+ * TZ=":/etc/localtime" does; setting that once, before any thread starts,
+ * means cron_next later only replaces TZ's value and never adds or removes
+ * the variable (setenv may then realloc environ while another thread's
+ * getenv walks it). */
+void cron_tz_prepare(void)
+{
+    if (!getenv("TZ")) setenv("TZ", ":/etc/localtime", 1);
+}
 
 int cron_next(const cron_expr *e, const char *tz, time_t after, time_t *next)
 {
-    char err[512];
-    if (cron_tz_check(tz, err, sizeof err) < 0) return -1;
     int utc = !tz || !*tz || strcmp(tz, "UTC") == 0;
     char *saved = NULL;
     int had_tz = 0;
     if (!utc) {
-        pthread_mutex_lock(&tz_lock);
+        char err[512];
+        pthread_mutex_lock(&tz_lock);  /* cron_tz_check's getenv too: no setenv under it */
+        if (cron_tz_check(tz, err, sizeof err) < 0) {
+            pthread_mutex_unlock(&tz_lock);
+            return -1;
+        }
         const char *old = getenv("TZ");
         had_tz = old != NULL;
         saved = old ? strdup(old) : NULL;
