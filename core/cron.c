@@ -11,9 +11,10 @@
  *   both restricted, a day matches if EITHER does ("0 0 13 * fri" fires on
  *   every Friday and every 13th); otherwise both must.  A field counts as
  *   unrestricted when its text starts with '*', as cronie decides it
- *   (entry.c sets DOM_STAR/DOW_STAR on a leading '*'): so a day field of
- *   '*' plus a step of 2 is unrestricted, and "0 0 (that) * mon" fires on
- *   odd-numbered days that are Mondays, not on odd days or Mondays.
+ *   (entry.c sets DOM_STAR/DOW_STAR on a leading '*', step or not): so
+ *   every other day ('*' with step 2) is unrestricted, and with "mon" as
+ *   day-of-week fires on odd-numbered days that are Mondays, not on odd
+ *   days and on Mondays.
  * - The schedule is wall-clock time in the pipeline's zone.  A wall time the
  *   clocks skip (02:30 on the day they jump 02:00 -> 03:00) fires once at
  *   the instant they skip at (03:00); several skipped times, and a matching
@@ -190,7 +191,8 @@ int cron_parse(const char *s, cron_expr *out, char *err, size_t errlen)
     /* Only day-of-month alone can rule out every day: with day-of-week
      * also restricted either matches (weekdays come every week), and a
      * day-of-month that starts with '*' (a step over all days) includes the
-     * 1st, which falls on every weekday over the years.  The 29th counts for February (leap years). */
+     * 1st, which falls on every weekday over the years.  The 29th counts
+     * for February (leap years). */
     if (out->wday_star && !out->mday_star) {
         int fires = 0;
         for (int m = 1; m <= 12 && !fires; m++)
