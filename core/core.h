@@ -120,6 +120,9 @@ int cron_tz_check(const char *tz, char *err, size_t errlen);
  * within 30 years or tz is not a zone (cron_tz_check says why).  Thread-safe;
  * see cron.c for the day rule and DST. */
 int cron_next(const cron_expr *e, const char *tz, time_t after, time_t *next);
+/* Once, before starting threads that may call getenv: an unset TZ becomes
+ * the equivalent ":/etc/localtime", so cron_next never adds or removes it. */
+void cron_tz_prepare(void);
 
 /* --------------------------------------------------------- options.c -- */
 #include <libconfig.h>

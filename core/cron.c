@@ -11,9 +11,10 @@
  *   both restricted, a day matches if EITHER does ("0 0 13 * fri" fires on
  *   every Friday and every 13th); otherwise both must.  A field counts as
  *   unrestricted when its text starts with '*', as cronie decides it
- *   (entry.c sets DOM_STAR/DOW_STAR on a leading '*'): so a day field of
- *   '*' plus a step of 2 is unrestricted, and "0 0 (that) * mon" fires on
- *   odd-numbered days that are Mondays, not on odd days or Mondays.
+ *   (entry.c sets DOM_STAR/DOW_STAR on a leading '*', step or not): so
+ *   every other day ('*' with step 2) is unrestricted, and with "mon" as
+ *   day-of-week fires on odd-numbered days that are Mondays, not on odd
+ *   days and on Mondays.
  * - The schedule is wall-clock time in the pipeline's zone.  A wall time the
  *   clocks skip (02:30 on the day they jump 02:00 -> 03:00) fires once at
  *   the instant they skip at (03:00); several skipped times, and a matching
@@ -190,7 +191,8 @@ int cron_parse(const char *s, cron_expr *out, char *err, size_t errlen)
     /* Only day-of-month alone can rule out every day: with day-of-week
      * also restricted either matches (weekdays come every week), and a
      * day-of-month that starts with '*' (a step over all days) includes the
-     * 1st, which falls on every weekday over the years.  The 29th counts for February (leap years). */
+     * 1st, which falls on every weekday over the years.  The 29th counts
+     * for February (leap years). */
     if (out->wday_star && !out->mday_star) {
         int fires = 0;
         for (int m = 1; m <= 12 && !fires; m++)
@@ -384,18 +386,34 @@ static time_t wall_to_instant(int64_t w, int utc)
  * it back, under a lock so two threads computing schedules do not switch it
  * under each other.  Other code calling localtime meanwhile would see the
  * schedule's zone for those microseconds: the core logs in UTC and calls no
- * localtime, and this keeps it that way. */
+ * localtime, and this keeps it that way.  Other threads' getenv (libcurl
+ * reads proxy variables) is safe while TZ is only replaced, but adding and
+ * removing it can move the environment array under them: see
+ * cron_tz_prepare. */
 static pthread_mutex_t tz_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* For glibc an unset TZ means the file /etc/localtime, exactly as
+ * TZ=":/etc/localtime" does; setting that once, before any thread starts,
+ * means cron_next later only replaces TZ's value and never adds or removes
+ * the variable (setenv may then realloc environ while another thread's
+ * getenv walks it). */
+void cron_tz_prepare(void)
+{
+    if (!getenv("TZ")) setenv("TZ", ":/etc/localtime", 1);
+}
 
 int cron_next(const cron_expr *e, const char *tz, time_t after, time_t *next)
 {
-    char err[512];
-    if (cron_tz_check(tz, err, sizeof err) < 0) return -1;
     int utc = !tz || !*tz || strcmp(tz, "UTC") == 0;
     char *saved = NULL;
     int had_tz = 0;
     if (!utc) {
-        pthread_mutex_lock(&tz_lock);
+        char err[512];
+        pthread_mutex_lock(&tz_lock);  /* cron_tz_check's getenv too: no setenv under it */
+        if (cron_tz_check(tz, err, sizeof err) < 0) {
+            pthread_mutex_unlock(&tz_lock);
+            return -1;
+        }
         const char *old = getenv("TZ");
         had_tz = old != NULL;
         saved = old ? strdup(old) : NULL;

@@ -170,6 +170,22 @@ static void test_tz_restored(void)
     tzset();
     cron_next(&e, "Europe/Berlin", 0, &next);
     ok(getenv("TZ") == NULL, "an unset TZ stays unset");
+
+    /* cron_tz_prepare: same local time as unset, and then left alone. */
+    time_t t = 1751328000;  /* 2025-07-01T00:00:00Z, summer where there is one */
+    struct tm unset_tm, prep_tm;
+    localtime_r(&t, &unset_tm);
+    cron_tz_prepare();
+    tzset();
+    localtime_r(&t, &prep_tm);
+    cron_next(&e, "Asia/Kolkata", 0, &next);
+    tz = getenv("TZ");
+    ok(tz && strcmp(tz, ":/etc/localtime") == 0 && prep_tm.tm_hour == unset_tm.tm_hour &&
+           prep_tm.tm_gmtoff == unset_tm.tm_gmtoff,
+       "cron_tz_prepare: TZ '%s' gives the unset TZ's local time (UTC%+ld, want %+ld)", tz ? tz : "(unset)",
+       (long)prep_tm.tm_gmtoff, (long)unset_tm.tm_gmtoff);
+    unsetenv("TZ");
+    tzset();
 }
 
 /* Threads computing in different zones at once each get their own zone. */
