@@ -621,6 +621,9 @@ int cmd_daemon(int argc, char **argv)
     if (!path) path = getenv("REVOPS_CONFIG");
     if (!path) return cli_usage_error("%s", "'daemon' needs -c FILE");
 
+    /* Before any thread: schedules in named zones switch TZ, which must
+     * then never add or remove an environment entry (cron.c). */
+    cron_tz_prepare();
     daemon_state d;
     memset(&d, 0, sizeof d);
     d.path = path;
