@@ -113,6 +113,52 @@ pipelines = { p = { analysis = "A1"; inputs = { $INPUTS };
 }; };
 C
 
+case_ cron_never "pipeline 'p': 'schedule': cron expression '0 0 30 2 *' never fires: day-of-month '30' does not occur in month '2'" <<C
+@include "base.inc"
+pipelines = { p = { analysis = "A1"; inputs = { $INPUTS };
+  schedule = "0 0 30 2 *"; #!
+}; };
+C
+
+case_ bad_timezone "pipeline 'p': 'timezone': unknown time zone 'Europe/Berln' (no zone file /usr/share/zoneinfo/Europe/Berln; is the tzdata package installed?)" <<C
+@include "base.inc"
+pipelines = { p = { analysis = "A1"; inputs = { $INPUTS }; schedule = "0 6 * * *";
+  timezone = "Europe/Berln"; #!
+}; };
+C
+
+case_ missed_without_schedule "pipeline 'p': 'missed' has no effect without a 'schedule'" <<C
+@include "base.inc"
+pipelines = { p = { analysis = "A1"; inputs = { $INPUTS };
+  missed = "run_once"; #!
+}; };
+C
+
+case_ bad_missed "daemon: 'missed' = \"later\" is not one of: skip, run_once" <<C
+@include "base.inc"
+daemon = { missed = "later"; }; #!
+pipelines = { p = { analysis = "A1"; inputs = { $INPUTS }; }; };
+C
+
+case_ bad_listen "daemon: 'listen': '127.0.0.1:70000' must be PORT or HOST:PORT with a port from 1 to 65535 (0: any free port)" <<C
+@include "base.inc"
+daemon = { listen = "127.0.0.1:70000"; }; #!
+pipelines = { p = { analysis = "A1"; inputs = { $INPUTS }; }; };
+C
+
+case_ bad_parallelism "pipeline 'p' parallelism: 'concurrency' = 0 is outside the allowed range 1..64" <<C
+@include "base.inc"
+pipelines = { p = { analysis = "A1"; inputs = { $INPUTS };
+  parallelism = { concurrency = 0; }; #!
+}; };
+C
+
+case_ bad_log_output "log: 'output' = \"journal\" is not one of: stderr, syslog" <<C
+@include "base.inc"
+log = { output = "journal"; }; #!
+pipelines = { p = { analysis = "A1"; inputs = { $INPUTS }; }; };
+C
+
 case_ option_range "pipeline 'p' options (analysis at_risk_accounts): option 'decline_pct' = 150 is outside the allowed range 0..100" <<C
 @include "base.inc"
 pipelines = { p = { analysis = "A1"; inputs = { $INPUTS };
