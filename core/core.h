@@ -63,6 +63,10 @@ void log_setup(revops_log_level level, log_format fmt);
 revops_log_level log_level(void);
 /* Context fields shown on every line (JSON) or as a prefix (text). */
 void log_set_context(const char *session, const char *pipeline, const char *step);
+/* This thread's context, to hand to a worker thread (pool.c). */
+typedef struct log_context { char session[128], pipeline[128], step[32]; } log_context;
+void log_context_save(log_context *out);
+void log_context_restore(const log_context *in);
 void log_msg(revops_log_level level, const char *who, const char *fmt, ...) REVOPS_PRINTF(3, 4);
 void log_vmsg(revops_log_level level, const char *who, const char *fmt, va_list ap);
 int log_level_parse(const char *s, revops_log_level *out);
@@ -252,6 +256,15 @@ typedef struct conf_daemon {
 } conf_daemon;
 
 typedef enum { LOG_TO_STDERR, LOG_TO_SYSLOG } log_output;
+
+/* ------------------------------------------------------------ pool.c -- */
+/* fn(arg, i) for every i in [0, n): the items in par->batches contiguous
+ * batches running at the same time, each with up to par->concurrency in
+ * flight; returns when all are done, with the peak number in flight.  A
+ * bound of 1 or n <= 1 runs inline on the caller's thread.  Workers log
+ * under the caller's log context. */
+size_t pool_map(const parallelism *par, size_t n, void (*fn)(void *arg, size_t i), void *arg);
+size_t pool_bound(const parallelism *par);   /* batches x concurrency */
 
 /* ---------------------------------------------------------- config.c -- */
 typedef struct conf_instance {
