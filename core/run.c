@@ -320,7 +320,8 @@ static void model_step(run_ctx *rc, const run_options *o)
         free(task);
     }
     json_object *nr = json_object_new_object();
-    narrate_findings(c, &ms, pv, r->findings, r->nfindings, p->narrate_batch, notes, r->session_id, nr);
+    narrate_findings(c, &ms, pv, r->findings, r->nfindings, p->narrate_batch, notes, r->session_id, &p->parallel, nr);
+    r->peak_narrative = (size_t)json_object_get_int64(json_object_object_get(nr, "peak_in_flight"));
     json_object_object_add(rec, "narrative", nr);
     for (size_t i = 0; i < r->nfindings; i++) r->narrated += r->findings[i]->narrative != NULL;
     json_object_object_add(rec, "session", model_session_json(&ms));
@@ -786,6 +787,7 @@ int run_pipeline(revops_config *c, conf_pipeline *p, const run_options *o, run_r
     if (o->session_id) snprintf(r->session_id, sizeof r->session_id, "%s", o->session_id);
     else session_id_default(r->session_id, sizeof r->session_id);
     r->started_at = clock_now();
+    r->parallel = p->parallel;
     double t_start = mono_now();
     run_ctx rc = { c, p, r, o->pool, t_start + p->timeout, { 0 }, NULL, 0 };
     r->inputs = xcalloc(p->ninputs ? p->ninputs : 1, sizeof *r->inputs);
@@ -899,6 +901,15 @@ json_object *run_result_json(const run_result *r, int with_findings)
         json_object_array_add(ins, x);
     }
     json_object_object_add(o, "inputs", ins);
+    /* The bound used, and how close each fan-out came to it. */
+    json_object *par = json_object_new_object();
+    json_object_object_add(par, "batches", json_object_new_int(r->parallel.batches));
+    json_object_object_add(par, "concurrency", json_object_new_int(r->parallel.concurrency));
+    json_object *peak = json_object_new_object();
+    json_object_object_add(peak, "sources", json_object_new_int64((int64_t)r->peak_sources));
+    json_object_object_add(peak, "narrative", json_object_new_int64((int64_t)r->peak_narrative));
+    json_object_object_add(par, "peak_in_flight", peak);
+    json_object_object_add(o, "parallelism", par);
     json_object *fp = json_object_new_object();
     for (int pr = REVOPS_PRIORITY_CRITICAL; pr >= REVOPS_PRIORITY_LOW; pr--)
         json_object_object_add(fp, revops_priority_name((revops_priority)pr), json_object_new_int64((int64_t)r->by_priority[pr]));
