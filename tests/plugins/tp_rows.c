@@ -5,11 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct ctx {
     const revops_host *host;
     revops_instance *self;
-    int64_t rows, fail_times, failures;
+    int64_t rows, fail_times, failures, delay_ms, id_base;
 } ctx;
 
 static revops_status tp_open(revops_instance *self, const revops_host *host, const revops_options *o, void **out)
@@ -20,6 +21,8 @@ static revops_status tp_open(revops_instance *self, const revops_host *host, con
     c->self = self;
     c->rows = host->opt_int(o, "rows");
     c->fail_times = host->opt_int(o, "fail_times");
+    c->delay_ms = host->opt_int(o, "delay_ms");
+    c->id_base = host->opt_int(o, "id_base");
     /* expect_secret (sensitive, resolved by the core) must equal
      * expect_value: lets tests check secret references end to end without
      * the plugin ever printing the secret. */
@@ -42,6 +45,12 @@ static revops_status tp_fetch(void *p, const revops_query *q, revops_stream *s)
     };
     revops_status st = c->host->stream_columns(s, 4, cols);
     if (st != REVOPS_OK) return st;
+    if (c->delay_ms > 0) {
+        /* A slow source, for the parallelism tests: half the wait before
+         * the first row, half before the second half. */
+        struct timespec ts = { (time_t)(c->delay_ms / 2000), (long)(c->delay_ms / 2 % 1000) * 1000000L };
+        nanosleep(&ts, NULL);
+    }
     int failing = c->failures < c->fail_times;
     int64_t stop = failing ? c->rows / 2 : c->rows;
     for (int64_t i = 0; i < stop; i++) {
@@ -50,7 +59,11 @@ static revops_status tp_fetch(void *p, const revops_query *q, revops_stream *s)
         c->host->date_format(20000 + i % 365, day);
         revops_value v[4];
         v[0].type = REVOPS_TYPE_INT;
-        v[0].v.i = i;
+        v[0].v.i = c->id_base + i;
+        if (c->delay_ms > 0 && i == stop / 2) {
+            struct timespec ts = { (time_t)(c->delay_ms / 2000), (long)(c->delay_ms / 2 % 1000) * 1000000L };
+            nanosleep(&ts, NULL);
+        }
         v[1].type = REVOPS_TYPE_TEXT;
         v[1].v.text.s = name;
         v[1].v.text.len = strlen(name);
@@ -77,6 +90,8 @@ static void tp_close(void *p)
 static const revops_option_def options[] = {
     { "rows", REVOPS_OPT_INT, 0, "10", 0, 10000000, NULL, 0, "how many rows to produce" },
     { "fail_times", REVOPS_OPT_INT, 0, "0", 0, 100, NULL, 0, "fail (RETRY) this many times after half the rows" },
+    { "delay_ms", REVOPS_OPT_INT, 0, "0", 0, 60000, NULL, 0, "take this long per fetch (half before the rows, half midway)" },
+    { "id_base", REVOPS_OPT_INT, 0, "0", 0, 1000000000, NULL, 0, "the first row's id" },
     { "expect_secret", REVOPS_OPT_STRING, 0, NULL, 0, 0, NULL, 1, "a secret reference to resolve (tests)" },
     { "expect_value", REVOPS_OPT_STRING, 0, NULL, 0, 0, NULL, 0, "the value expect_secret must resolve to" },
     { NULL, 0, 0, NULL, 0, 0, NULL, 0, NULL },
