@@ -9,14 +9,22 @@
 
 #include <curl/curl.h>
 #include <json-c/json.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+/* Set while the configuration loads, before any worker thread exists;
+ * only read after that. */
 static char *cfg_region, *cfg_sm_endpoint;
 
 typedef struct cached_secret { char *name, *value; struct cached_secret *next; } cached_secret;
 static cached_secret *secret_cache;
+/* Instances may be opened from worker threads (a parallel fan-out), each
+ * resolving its secret references: the cache is locked, across the
+ * GetSecretValue call too, so one secret named by several options is still
+ * fetched once. */
+static pthread_mutex_t secret_mu = PTHREAD_MUTEX_INITIALIZER;
 
 void aws_configure(const char *region, const char *secretsmanager_endpoint)
 {
@@ -298,6 +306,7 @@ int aws_secret_resolve(const char *spec, char **out, char *err, size_t errlen)
     const char *hash = strchr(spec, '#');
     char *name = hash ? xstrndup(spec, (size_t)(hash - spec)) : xstrdup(spec);
     const char *value;
+    pthread_mutex_lock(&secret_mu);
     int rc = get_secret_string(name, &value, err, errlen);
     if (rc == 0 && hash) {
         /* "NAME#key": the SecretString is a JSON object, take one member. */
@@ -312,6 +321,7 @@ int aws_secret_resolve(const char *spec, char **out, char *err, size_t errlen)
     } else if (rc == 0) {
         *out = xstrdup(value);
     }
+    pthread_mutex_unlock(&secret_mu);
     free(name);
     return rc;
 }

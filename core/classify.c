@@ -37,6 +37,10 @@ typedef struct pv_entry {
     char *raw;
     char token[sizeof PSEUDONYM_PREFIX + PSEUDONYM_HEX];  /* "" for withheld values */
     int restricted;
+    /* When the session learnt the value, its pseudonym, that it is withheld
+     * (privacy.version stamps; 0: not yet), so a narrative batch prepared
+     * early is scrubbed as the session stood then (privacy_scrub_at). */
+    size_t added, tokened, withheld;
 } pv_entry;
 
 struct privacy {
@@ -47,6 +51,7 @@ struct privacy {
     size_t n, cap;
     revops_map by_raw, by_token;   /* -> pv_entry* */
     int sorted;                    /* v is sorted longest raw first */
+    size_t version;                /* bumped by every change to what is known */
     data_class highest_sent;       /* for the transcript's retention */
 };
 
@@ -121,6 +126,7 @@ static pv_entry *entry_for(privacy *p, const char *raw)
     if (e) return e;
     e = xcalloc(1, sizeof *e);
     e->raw = xstrdup(raw);
+    e->added = ++p->version;
     if (p->n == p->cap) {
         p->cap = p->cap ? p->cap * 2 : 64;
         p->v = xrealloc(p->v, p->cap * sizeof *p->v);
@@ -143,6 +149,7 @@ const char *privacy_pseudonym(privacy *p, const char *raw)
         memcpy(e->token, PSEUDONYM_PREFIX, sizeof PSEUDONYM_PREFIX - 1);
         for (int i = 0; i < PSEUDONYM_HEX / 2; i++)
             snprintf(e->token + sizeof PSEUDONYM_PREFIX - 1 + 2 * i, 3, "%02x", mac[i]);
+        e->tokened = ++p->version;
         void **slot = revops_map_slot(&p->by_token, e->token);
         if (!slot) oom();
         *slot = e;
@@ -154,6 +161,7 @@ void privacy_withhold(privacy *p, const char *raw)
 {
     if (!raw || !*raw) return;
     pv_entry *e = entry_for(p, raw);
+    if (!e->restricted) e->withheld = ++p->version;
     e->restricted = 1;
 }
 
@@ -168,22 +176,43 @@ static int longest_first(const void *a, const void *b)
     return la < lb ? 1 : la > lb ? -1 : strcmp((*(pv_entry *const *)a)->raw, (*(pv_entry *const *)b)->raw);
 }
 
+size_t privacy_version(const privacy *p)
+{
+    return p->version;
+}
+
+void privacy_freeze(privacy *p)
+{
+    if (!p->sorted && p->n) {
+        qsort(p->v, p->n, sizeof *p->v, longest_first);
+        p->sorted = 1;
+    }
+}
+
 /* Every known value in text replaced: withheld ones by "[REDACTED]",
  * pseudonymised ones by their pseudonym.  Longest first, so "Acme Corp
  * Europe" is not half replaced by "Acme Corp". */
 char *privacy_scrub(privacy *p, const char *text)
 {
+    privacy_freeze(p);
+    return privacy_scrub_at(p, text, p->version);
+}
+
+/* Only reads the session, so parallel narrative workers may call it at
+ * once (after privacy_freeze, with nothing learnt meanwhile).  The order
+ * of v (longest first, then by value) does not depend on when values were
+ * learnt, so skipping the later ones gives the earlier scrub exactly. */
+char *privacy_scrub_at(const privacy *p, const char *text, size_t version)
+{
     if (!text) return NULL;
-    if (!p->sorted && p->n) {
-        qsort(p->v, p->n, sizeof *p->v, longest_first);
-        p->sorted = 1;
-    }
     char *cur = xstrdup(text);
     for (size_t i = 0; i < p->n; i++) {
         const pv_entry *e = p->v[i];
+        if (e->added > version) continue;
         size_t rl = strlen(e->raw);
         if (rl < SCRUB_MIN_LEN || !strstr(cur, e->raw)) continue;
-        const char *with = e->restricted || !e->token[0] ? "[REDACTED]" : e->token;
+        int withheld = e->withheld && e->withheld <= version, tokened = e->tokened && e->tokened <= version;
+        const char *with = withheld || !tokened ? "[REDACTED]" : e->token;
         strbuf sb = { 0 };
         const char *s = cur, *hit;
         while ((hit = strstr(s, e->raw))) {

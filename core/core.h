@@ -66,6 +66,10 @@ void log_setup(revops_log_level level, log_format fmt);
 revops_log_level log_level(void);
 /* Context fields shown on every line (JSON) or as a prefix (text). */
 void log_set_context(const char *session, const char *pipeline, const char *step);
+/* This thread's context, to hand to a worker thread (pool.c). */
+typedef struct log_context { char session[128], pipeline[128], step[32]; } log_context;
+void log_context_save(log_context *out);
+void log_context_restore(const log_context *in);
 void log_msg(revops_log_level level, const char *who, const char *fmt, ...) REVOPS_PRINTF(3, 4);
 void log_vmsg(revops_log_level level, const char *who, const char *fmt, va_list ap);
 int log_level_parse(const char *s, revops_log_level *out);
@@ -228,6 +232,13 @@ const char *privacy_pseudonym(privacy *p, const char *raw);
 void privacy_withhold(privacy *p, const char *raw);
 size_t privacy_known(const privacy *p);
 char *privacy_scrub(privacy *p, const char *text);
+/* What the session knows is versioned: privacy_scrub_at scrubs as the
+ * session stood at privacy_version() == version (narrative batches prepared
+ * ahead, sent in parallel).  After privacy_freeze, and while nothing new is
+ * learnt, privacy_scrub_at only reads and may run on several threads. */
+size_t privacy_version(const privacy *p);
+void privacy_freeze(privacy *p);
+char *privacy_scrub_at(const privacy *p, const char *text, size_t version);
 char *privacy_restore(const privacy *p, const char *text, int json_escape);
 void privacy_note_sent(privacy *p, data_class c);
 data_class privacy_highest_sent(const privacy *p);
@@ -263,6 +274,15 @@ typedef struct conf_daemon {
 } conf_daemon;
 
 typedef enum { LOG_TO_STDERR, LOG_TO_SYSLOG } log_output;
+
+/* ------------------------------------------------------------ pool.c -- */
+/* fn(arg, i) for every i in [0, n): the items in par->batches contiguous
+ * batches running at the same time, each with up to par->concurrency in
+ * flight; returns when all are done, with the peak number in flight.  A
+ * bound of 1 or n <= 1 runs inline on the caller's thread.  Workers log
+ * under the caller's log context. */
+size_t pool_map(const parallelism *par, size_t n, void (*fn)(void *arg, size_t i), void *arg);
+size_t pool_bound(const parallelism *par);   /* batches x concurrency */
 
 /* ---------------------------------------------------------- config.c -- */
 typedef struct conf_instance {
@@ -588,6 +608,8 @@ typedef struct run_result {
     size_t nactions;
     struct json_object *model;     /* the model step's record (agent, narrative, tokens); NULL without a model */
     size_t narrated;               /* findings with a model narrative */
+    parallelism parallel;          /* the bound this run used */
+    size_t peak_sources, peak_narrative;  /* most items in flight in each fan-out */
 } run_result;
 
 /* Open a source, action or model instance: secrets resolved, open retried
@@ -644,6 +666,11 @@ void convo_add(convo *cv, revops_role role, const revops_block *blocks, size_t n
 void convo_add_text(convo *cv, revops_role role, const char *text);
 void convo_free(convo *cv);
 void convo_scrub(convo *cv, privacy *pv);
+void convo_scrub_at(convo *cv, const privacy *pv, size_t version);
+/* A token budget shared by sessions calling at once (model.c says how). */
+typedef struct model_ledger model_ledger;
+model_ledger *model_ledger_new(int64_t budget, int64_t used);
+void model_ledger_free(model_ledger *l);
 const char *stop_reason_name(revops_stop_reason s);
 typedef struct model_session {
     revops_config *cfg;
@@ -656,6 +683,7 @@ typedef struct model_session {
     int budget_stop;           /* a call was refused: the budget was spent */
     struct json_object *calls_log;
     char model_name[128];      /* as the provider named it */
+    model_ledger *ledger;      /* set: the budget is this shared one, not `budget` */
 } model_session;
 int model_open(model_session *ms, revops_config *c, conf_instance *m, int64_t budget, double deadline,
                const retry_policy *rp, char *err, size_t errlen);
@@ -686,9 +714,12 @@ void transcript_write(const revops_config *c, const char *session_id, const char
 
 /* ---------------------------------------------------------- narrate.c -- */
 /* Narrate n findings in batches; 0 when every one got a narrative.  The
- * record gets batches, narrated, repaired_batches, invalid_batches, notes. */
+ * batches are sent par->batches x par->concurrency at once, each worker on
+ * its own model instance; the outcome is merged in batch order.  The
+ * record gets batches, narrated, repaired_batches, invalid_batches, notes,
+ * peak_in_flight. */
 int narrate_findings(revops_config *c, model_session *ms, privacy *pv, revops_finding **f, size_t n, size_t batch,
-                     const char *agent_notes, const char *session_id, struct json_object *record);
+                     const char *agent_notes, const char *session_id, const parallelism *par, struct json_object *record);
 const char *narrative_schema(void);
 
 /* ------------------------------------------------------------- ask.c -- */

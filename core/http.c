@@ -15,6 +15,7 @@
 
 #include <curl/curl.h>
 #include <ctype.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,10 +23,33 @@
 
 static CURLSH *share;
 
+/* The share handle is used by every worker of a parallel fan-out at once
+ * (pool.c), and libcurl only makes that safe through lock callbacks: one
+ * mutex per kind of shared data, so a DNS lookup never waits for a
+ * connection-cache update. */
+static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *userp)
+{
+    (void)h, (void)access, (void)userp;
+    pthread_mutex_lock(&share_locks[data]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *userp)
+{
+    (void)h, (void)userp;
+    pthread_mutex_unlock(&share_locks[data]);
+}
+
+/* Called once from main() before any thread exists: curl_global_init is
+ * not thread-safe. */
 void http_global_init(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) pthread_mutex_init(&share_locks[i], NULL);
     share = curl_share_init();
+    curl_share_setopt(share, CURLSHOPT_LOCKFUNC, share_lock);
+    curl_share_setopt(share, CURLSHOPT_UNLOCKFUNC, share_unlock);
     curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
     curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
@@ -33,7 +57,10 @@ void http_global_init(void)
 
 void http_global_cleanup(void)
 {
-    if (share) curl_share_cleanup(share);
+    if (share) {
+        curl_share_cleanup(share);
+        for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) pthread_mutex_destroy(&share_locks[i]);
+    }
     share = NULL;
     curl_global_cleanup();
 }

@@ -76,6 +76,18 @@ void log_set_context(const char *session, const char *pipeline, const char *step
     copy_field(ctx_step, sizeof ctx_step, step);
 }
 
+void log_context_save(log_context *out)
+{
+    copy_field(out->session, sizeof out->session, ctx_session);
+    copy_field(out->pipeline, sizeof out->pipeline, ctx_pipeline);
+    copy_field(out->step, sizeof out->step, ctx_step);
+}
+
+void log_context_restore(const log_context *in)
+{
+    log_set_context(in->session, in->pipeline, in->step);
+}
+
 void log_vmsg(revops_log_level level, const char *who, const char *fmt, va_list ap)
 {
     if (level > cur_level) return;

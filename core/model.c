@@ -8,6 +8,7 @@
 
 #include <json-c/json.h>
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 static char *dup_or_null(const char *s)
@@ -61,16 +62,22 @@ void convo_free(convo *cv)
  * conversation is sent again on every turn. */
 void convo_scrub(convo *cv, privacy *pv)
 {
+    privacy_freeze(pv);
+    convo_scrub_at(cv, pv, privacy_version(pv));
+}
+
+void convo_scrub_at(convo *cv, const privacy *pv, size_t version)
+{
     for (size_t i = 0; i < cv->n; i++) {
         for (size_t k = 0; k < cv->msgs[i].nblocks; k++) {
             revops_block *b = (revops_block *)&cv->msgs[i].blocks[k];
             if (b->text) {
-                char *s = privacy_scrub(pv, b->text);
+                char *s = privacy_scrub_at(pv, b->text, version);
                 free((char *)b->text);
                 b->text = s;
             }
             if (b->input_json) {
-                char *s = privacy_scrub(pv, b->input_json);
+                char *s = privacy_scrub_at(pv, b->input_json, version);
                 free((char *)b->input_json);
                 b->input_json = s;
             }
@@ -105,6 +112,85 @@ int model_open(model_session *ms, revops_config *c, conf_instance *m, int64_t bu
     return 0;
 }
 
+/* One token budget for several sessions calling at once (the narrative's
+ * parallel batches, each with its own model instance).  Every call in
+ * flight holds as reserved its max_tokens plus an estimate of its input
+ * tokens (the request's text bytes / 3: tokenizers average 3.5-4 bytes a
+ * token on English and JSON, so this errs high; the real count is only
+ * known from the reply).  A call starts at once while that fits next to
+ * what is spent and reserved; otherwise
+ * it waits until the calls in flight are done, and then the sequential
+ * rule applies on what was really spent: refused when the budget is
+ * spent, else its max_tokens cut to what is left.  So a cut only happens
+ * to a call alone in flight, as in a sequential run, and when the budget
+ * is not exhausted every call is sent exactly as in a sequential run; when
+ * it is, which batches got it may differ (docs/architecture.md). */
+struct model_ledger {
+    pthread_mutex_t mu;
+    pthread_cond_t settled;
+    int64_t budget, used, reserved;
+};
+
+model_ledger *model_ledger_new(int64_t budget, int64_t used)
+{
+    model_ledger *l = xcalloc(1, sizeof *l);
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_cond_init(&l->settled, NULL);
+    l->budget = budget;
+    l->used = used;
+    return l;
+}
+
+void model_ledger_free(model_ledger *l)
+{
+    if (!l) return;
+    pthread_mutex_destroy(&l->mu);
+    pthread_cond_destroy(&l->settled);
+    free(l);
+}
+
+static int64_t input_estimate(const revops_model_request *r)
+{
+    size_t bytes = r->system ? strlen(r->system) : 0;
+    for (size_t i = 0; i < r->nmessages; i++)
+        for (size_t k = 0; k < r->messages[i].nblocks; k++) {
+            const revops_block *b = &r->messages[i].blocks[k];
+            bytes += (b->text ? strlen(b->text) : 0) + (b->input_json ? strlen(b->input_json) : 0);
+        }
+    for (size_t i = 0; i < r->ntools; i++)
+        bytes += strlen(r->tools[i].name) + (r->tools[i].description ? strlen(r->tools[i].description) : 0) +
+                 (r->tools[i].input_schema ? strlen(r->tools[i].input_schema) : 0);
+    return (int64_t)(bytes / 3 + 1);
+}
+
+/* 0 and *max_tokens cut, *held reserved; or -1 with the refusal in err. */
+static int ledger_reserve(model_ledger *l, int64_t *max_tokens, int64_t input_est, int64_t *held, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&l->mu);
+    while (l->budget > 0 && l->reserved > 0 && l->used + l->reserved + input_est + *max_tokens > l->budget)
+        pthread_cond_wait(&l->settled, &l->mu);
+    int64_t taken = l->used + l->reserved;
+    if (l->budget > 0 && taken >= l->budget) {
+        snprintf(err, errlen, "the token budget of %lld is spent (%lld used)", (long long)l->budget, (long long)taken);
+        pthread_mutex_unlock(&l->mu);
+        return -1;
+    }
+    if (l->budget > 0 && *max_tokens > l->budget - taken) *max_tokens = l->budget - taken;
+    *held = *max_tokens + input_est;
+    l->reserved += *held;
+    pthread_mutex_unlock(&l->mu);
+    return 0;
+}
+
+static void ledger_settle(model_ledger *l, int64_t reserved, int64_t spent)
+{
+    pthread_mutex_lock(&l->mu);
+    l->reserved -= reserved;
+    l->used += spent;
+    pthread_cond_broadcast(&l->settled);
+    pthread_mutex_unlock(&l->mu);
+}
+
 int64_t model_tokens(const model_session *ms)
 {
     return ms->tokens_in + ms->tokens_out;
@@ -118,17 +204,24 @@ int model_budget_spent(const model_session *ms)
 revops_status model_call(model_session *ms, const char *purpose, const revops_model_request *req, revops_model_reply *reply)
 {
     memset(reply, 0, sizeof *reply);
-    if (model_budget_spent(ms)) {
+    revops_model_request r = *req;
+    int64_t held = 0;
+    if (ms->ledger) {
+        if (ledger_reserve(ms->ledger, &r.max_tokens, input_estimate(&r), &held, ms->in.error, sizeof ms->in.error) < 0) {
+            ms->budget_stop = 1;
+            return REVOPS_ERROR;
+        }
+    } else if (model_budget_spent(ms)) {
         snprintf(ms->in.error, sizeof ms->in.error, "the token budget of %lld is spent (%lld used)", (long long)ms->budget,
                  (long long)model_tokens(ms));
         ms->budget_stop = 1;
         return REVOPS_ERROR;
     }
-    revops_model_request r = *req;
     /* The reply may not spend more than what is left. */
-    if (ms->budget > 0 && r.max_tokens > ms->budget - model_tokens(ms)) r.max_tokens = ms->budget - model_tokens(ms);
+    if (!ms->ledger && ms->budget > 0 && r.max_tokens > ms->budget - model_tokens(ms)) r.max_tokens = ms->budget - model_tokens(ms);
     if (mono_now() > ms->in.deadline && ms->in.deadline > 0) {
         snprintf(ms->in.error, sizeof ms->in.error, "the run's deadline has passed");
+        if (ms->ledger) ledger_settle(ms->ledger, held, 0);
         return REVOPS_ERROR;
     }
     ms->in.error[0] = '\0';
@@ -145,6 +238,7 @@ revops_status model_call(model_session *ms, const char *purpose, const revops_mo
         int64_t in = reply->input_tokens > 0 ? reply->input_tokens : 0, out = reply->output_tokens > 0 ? reply->output_tokens : 0;
         ms->tokens_in += in;
         ms->tokens_out += out;
+        if (ms->ledger) ledger_settle(ms->ledger, held, in + out);
         if (reply->model && !ms->model_name[0]) snprintf(ms->model_name, sizeof ms->model_name, "%s", reply->model);
         json_object_object_add(o, "status", json_object_new_string("ok"));
         json_object_object_add(o, "stop", json_object_new_string(stop_reason_name(reply->stop)));
@@ -153,6 +247,7 @@ revops_status model_call(model_session *ms, const char *purpose, const revops_mo
         log_msg(REVOPS_LOG_DEBUG, ms->in.label, "%s: %lld tokens in, %lld out, stop %s, %.2fs", purpose, (long long)in,
                 (long long)out, stop_reason_name(reply->stop), secs);
     } else {
+        if (ms->ledger) ledger_settle(ms->ledger, held, 0);
         json_object_object_add(o, "status", json_object_new_string(st == REVOPS_RETRY ? "retry" : "error"));
         json_object_object_add(o, "error", json_object_new_string(ms->in.error[0] ? ms->in.error : "no reason given"));
         if (!ms->in.error[0]) snprintf(ms->in.error, sizeof ms->in.error, "the model failed without saying why");

@@ -15,6 +15,7 @@
 #include "core.h"
 
 #include <json-c/json.h>
+#include <pthread.h>
 #include <string.h>
 
 static const char NARRATIVE_SCHEMA[] =
@@ -207,75 +208,240 @@ static char *reply_text(const revops_model_reply *r)
     return sb.buf ? sb_steal(&sb) : xstrdup("");
 }
 
+/* One batch of the narrative: prepared on the run's thread in batch order
+ * (its prompt scrubbed as the session stood then), sent by a worker, then
+ * merged on the run's thread in batch order again, so the findings, the
+ * record, its notes and the transcript read as in a sequential run. */
+typedef struct nbatch {
+    size_t from, m;
+    size_t pv_version;         /* what the session knew once this batch was prepared */
+    convo cv;                  /* the prompt, then the whole exchange */
+    int started;               /* a model call was tried (a later batch after a stop is not) */
+    int stopped;               /* a call failed (budget, deadline, model error) */
+    char stop_error[1024];
+    json_object *answer;       /* the valid answer, applied at the merge */
+    int repaired;
+    char err[512];             /* why the answer was invalid */
+    char first_model[128];     /* the first reply's model name in this batch */
+    json_object *calls;        /* this batch's entries of the call log */
+    int64_t tokens_in, tokens_out;
+    size_t ncalls;
+} nbatch;
+
+typedef struct narrate_run {
+    const char *system;
+    nbatch *b;
+    model_session **free_sessions;   /* a worker takes one for its batch */
+    size_t nfree;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stop;                  /* a call failed: no further batch starts */
+    const privacy *pv;
+    revops_finding **f;        /* read only until the merge */
+} narrate_run;
+
+static model_session *take_session(narrate_run *nr)
+{
+    pthread_mutex_lock(&nr->mu);
+    while (!nr->nfree) pthread_cond_wait(&nr->cv, &nr->mu);
+    model_session *ms = nr->free_sessions[--nr->nfree];
+    pthread_mutex_unlock(&nr->mu);
+    return ms;
+}
+
+static void give_session(narrate_run *nr, model_session *ms)
+{
+    pthread_mutex_lock(&nr->mu);
+    nr->free_sessions[nr->nfree++] = ms;
+    pthread_cond_signal(&nr->cv);
+    pthread_mutex_unlock(&nr->mu);
+}
+
+/* A worker: one batch's call and, when its answer is invalid, one repair. */
+static void narrate_one(void *arg, size_t k)
+{
+    narrate_run *nr = arg;
+    nbatch *b = &nr->b[k];
+    pthread_mutex_lock(&nr->mu);
+    int skip = nr->stop;
+    pthread_mutex_unlock(&nr->mu);
+    if (skip) return;
+    b->started = 1;
+    model_session *ms = take_session(nr);
+    /* The session's counters and call log before this batch: what it adds
+     * is this batch's, merged in batch order afterwards. */
+    size_t log0 = json_object_array_length(ms->calls_log), calls0 = ms->calls;
+    int64_t in0 = ms->tokens_in, out0 = ms->tokens_out;
+    int done = 0;
+    for (int attempt = 1; attempt <= 2 && !done; attempt++) {
+        convo_scrub_at(&b->cv, nr->pv, b->pv_version);
+        revops_model_request req = { nr->system, b->cv.n, b->cv.msgs, 0, NULL, (int64_t)(400 * b->m + 300), -1, 1 };
+        revops_model_reply reply;
+        if (model_call(ms, attempt == 1 ? "narrative" : "narrative_repair", &req, &reply) != REVOPS_OK) {
+            snprintf(b->stop_error, sizeof b->stop_error, "%s", ms->in.error);
+            log_msg(REVOPS_LOG_WARN, ms->in.label, "narrative stopped: %s; the findings keep their deterministic text",
+                    ms->in.error);
+            b->stopped = 1;
+            pthread_mutex_lock(&nr->mu);
+            nr->stop = 1;
+            pthread_mutex_unlock(&nr->mu);
+            break;
+        }
+        if (reply.model && !b->first_model[0]) snprintf(b->first_model, sizeof b->first_model, "%s", reply.model);
+        char *text = reply_text(&reply);
+        convo_add(&b->cv, REVOPS_ROLE_ASSISTANT, reply.blocks, reply.nblocks);
+        json_object *o = parse_answer(text, b->err, sizeof b->err);
+        if (o && check_answer(o, nr->f + b->from, b->m, b->err, sizeof b->err) == 0) {
+            b->answer = o;
+            o = NULL;
+            b->repaired = attempt == 2;
+            done = 1;
+        } else if (attempt == 1) {
+            log_msg(REVOPS_LOG_INFO, ms->in.label, "narrative batch %zu is invalid (%s); asking once for a repair", k + 1,
+                    b->err);
+            char *ask = xasprintf("That answer is not valid: %s. Reply with only the corrected JSON object, "
+                                  "matching the schema, with one narrative per finding; no other text.", b->err);
+            convo_add_text(&b->cv, REVOPS_ROLE_USER, ask);
+            free(ask);
+        }
+        json_object_put(o);
+        free(text);
+    }
+    if (!done && !b->stopped)
+        log_msg(REVOPS_LOG_WARN, ms->in.label, "narrative batch %zu invalid after one repair (%s): the findings keep "
+                "their deterministic text", k + 1, b->err);
+    b->calls = json_object_new_array();
+    for (size_t i = log0; i < json_object_array_length(ms->calls_log); i++)
+        json_object_array_add(b->calls, json_object_get(json_object_array_get_idx(ms->calls_log, i)));
+    b->ncalls = ms->calls - calls0;
+    b->tokens_in = ms->tokens_in - in0;
+    b->tokens_out = ms->tokens_out - out0;
+    give_session(nr, ms);
+}
+
 int narrate_findings(revops_config *c, model_session *ms, privacy *pv, revops_finding **f, size_t n, size_t batch,
-                     const char *agent_notes, const char *session_id, json_object *record)
+                     const char *agent_notes, const char *session_id, const parallelism *par, json_object *record)
 {
     size_t narrated = 0, batches = 0, repaired = 0, invalid = 0;
     json_object *notes = json_object_new_array();
-    convo all = { 0 };   /* for the transcript */
-    int stopped = 0;
     char *notes_sent = agent_notes ? privacy_scrub(pv, agent_notes) : NULL;
-    for (size_t from = 0; from < n && !stopped; from += batch) {
-        size_t m = n - from < batch ? n - from : batch;
-        batches++;
-        json_object *doc = batch_json(c, pv, f + from, m);
+    size_t nb = batch ? (n + batch - 1) / batch : 0;
+    nbatch *bs = xcalloc(nb ? nb : 1, sizeof *bs);
+    /* Every prompt first, in batch order, on this thread: the session learns
+     * the batches' identities in the order a sequential run would, and each
+     * batch remembers how far it had got (pv_version).  A run whose
+     * narrative stops early has prepared, not sent, the later batches: the
+     * session then knows more values than it needed, which only scrubs
+     * more. */
+    for (size_t k = 0; k < nb; k++) {
+        nbatch *b = &bs[k];
+        b->from = k * batch;
+        b->m = n - b->from < batch ? n - b->from : batch;
+        json_object *doc = batch_json(c, pv, f + b->from, b->m);
         strbuf prompt = { 0 };
         sb_printf(&prompt,
                   "Write a narrative for each of the %zu findings below: a summary (two to four sentences for a RevOps "
                   "lead: what is happening, why it matters, grounded in the signals) and one to six concrete next "
                   "steps. Answer with only one JSON object, no other text, matching this JSON Schema:\n%s\n",
-                  m, NARRATIVE_SCHEMA);
+                  b->m, NARRATIVE_SCHEMA);
         if (notes_sent) sb_printf(&prompt, "\nThe data agent gathered this context:\n%s\n", notes_sent);
         sb_printf(&prompt, "\nThe findings:\n```json\n%s\n```\n",
                   json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(doc);
-        convo cv = { 0 };
-        convo_add_text(&cv, REVOPS_ROLE_USER, prompt.buf);
+        convo_add_text(&b->cv, REVOPS_ROLE_USER, prompt.buf);
         sb_free(&prompt);
-        char err[512] = "";
-        int done = 0;
-        for (int attempt = 1; attempt <= 2 && !done; attempt++) {
-            convo_scrub(&cv, pv);
-            revops_model_request req = { SYSTEM, cv.n, cv.msgs, 0, NULL, (int64_t)(400 * m + 300), -1, 1 };
-            revops_model_reply reply;
-            if (model_call(ms, attempt == 1 ? "narrative" : "narrative_repair", &req, &reply) != REVOPS_OK) {
-                json_object_array_add(notes, json_string_fmt(
-                    "narrative stopped at batch %zu (findings %zu..%zu): %s", batches, from + 1, from + m, ms->in.error));
-                log_msg(REVOPS_LOG_WARN, ms->in.label, "narrative stopped: %s; the findings keep their deterministic text",
-                        ms->in.error);
-                stopped = 1;
-                break;
-            }
-            char *text = reply_text(&reply);
-            convo_add(&cv, REVOPS_ROLE_ASSISTANT, reply.blocks, reply.nblocks);
-            json_object *o = parse_answer(text, err, sizeof err);
-            if (o && check_answer(o, f + from, m, err, sizeof err) == 0) {
-                apply(o, f + from, m, pv, ms->model_name[0] ? ms->model_name : ms->model->name);
-                narrated += m;
-                repaired += attempt == 2;
-                done = 1;
-            } else if (attempt == 1) {
-                log_msg(REVOPS_LOG_INFO, ms->in.label, "narrative batch %zu is invalid (%s); asking once for a repair",
-                        batches, err);
-                char *ask = xasprintf("That answer is not valid: %s. Reply with only the corrected JSON object, "
-                                      "matching the schema, with one narrative per finding; no other text.", err);
-                convo_add_text(&cv, REVOPS_ROLE_USER, ask);
-                free(ask);
-            }
-            json_object_put(o);
-            free(text);
-        }
-        if (!done && !stopped) {
-            invalid++;
-            json_object_array_add(notes, json_string_fmt(
-                "batch %zu (findings %zu..%zu) kept its deterministic text: the answer was invalid after one repair: %s",
-                batches, from + 1, from + m, err));
-            log_msg(REVOPS_LOG_WARN, ms->in.label, "narrative batch %zu invalid after one repair (%s): the findings keep "
-                    "their deterministic text", batches, err);
-        }
-        for (size_t i = 0; i < cv.n; i++) convo_add(&all, cv.msgs[i].role, cv.msgs[i].blocks, cv.msgs[i].nblocks);
-        convo_free(&cv);
+        b->pv_version = privacy_version(pv);
     }
+    privacy_freeze(pv);
+
+    /* One model instance per worker (a plugin's ctx is not thread-safe):
+     * the run's own, and as many more as batches can run at once.  One that
+     * cannot be opened only lowers the concurrency. */
+    size_t want = pool_bound(par) < nb ? pool_bound(par) : nb;
+    model_session *extra = xcalloc(want ? want : 1, sizeof *extra);
+    model_session **sessions = xcalloc(want ? want : 1, sizeof *sessions);
+    size_t nsessions = 0, nextra = 0;
+    if (want) sessions[nsessions++] = ms;
+    for (size_t i = 1; i < want; i++) {
+        char err[1024];
+        if (model_open(&extra[nextra], c, ms->model, 0, ms->in.deadline, ms->in.retry, err, sizeof err) < 0) {
+            log_warn("narrative: a parallel model instance could not be opened (%s); %zu at once", err, nsessions);
+            break;
+        }
+        sessions[nsessions++] = &extra[nextra++];
+    }
+    /* The run's session lends its counters for the fan-out and gets them
+     * back with every batch's added in batch order; all sessions spend one
+     * budget, which the agent may already have used from. */
+    json_object *log_before = ms->calls_log;
+    int64_t in_before = ms->tokens_in, out_before = ms->tokens_out;
+    size_t calls_before = ms->calls;
+    ms->calls_log = json_object_new_array();
+    model_ledger *ledger = model_ledger_new(ms->budget, model_tokens(ms));
+    for (size_t i = 0; i < nsessions; i++) sessions[i]->ledger = ledger;
+
+    char name_before[sizeof ms->model_name];
+    memcpy(name_before, ms->model_name, sizeof name_before);
+    narrate_run nr = { .system = SYSTEM, .b = bs, .free_sessions = sessions, .nfree = nsessions, .pv = pv, .f = f };
+    pthread_mutex_init(&nr.mu, NULL);
+    pthread_cond_init(&nr.cv, NULL);
+    size_t peak = pool_map(par, nb, narrate_one, &nr);
+
+    json_object_put(ms->calls_log);
+    ms->calls_log = log_before;
+    ms->tokens_in = in_before;
+    ms->tokens_out = out_before;
+    ms->calls = calls_before;
+    memcpy(ms->model_name, name_before, sizeof name_before);
+    for (size_t i = 0; i < nsessions; i++) {
+        ms->budget_stop |= sessions[i]->budget_stop;
+        sessions[i]->ledger = NULL;
+    }
+    model_ledger_free(ledger);
+    for (size_t i = 0; i < nextra; i++) model_close(&extra[i]);
+    free(extra);
+    free(sessions);
+    pthread_mutex_destroy(&nr.mu);
+    pthread_cond_destroy(&nr.cv);
+
+    /* The first batch that stopped (in batch order) is reported as a
+     * sequential run reports it.  Batches after it that stopped too sent
+     * nothing (a refused call is never made), as if never started; ones
+     * that were already in flight and finished are kept. */
+    convo all = { 0 };   /* for the transcript */
+    int seen_stop = 0;
+    for (size_t k = 0; k < nb; k++) {
+        nbatch *b = &bs[k];
+        if (b->started && b->stopped && seen_stop && !b->ncalls) b->started = 0;
+        if (b->started) {
+            seen_stop |= b->stopped;
+            batches++;
+            for (size_t i = 0; i < json_object_array_length(b->calls); i++)
+                json_object_array_add(ms->calls_log, json_object_get(json_object_array_get_idx(b->calls, i)));
+            ms->calls += b->ncalls;
+            ms->tokens_in += b->tokens_in;
+            ms->tokens_out += b->tokens_out;
+            if (!ms->model_name[0] && b->first_model[0]) snprintf(ms->model_name, sizeof ms->model_name, "%s", b->first_model);
+            if (b->stopped) {
+                json_object_array_add(notes, json_string_fmt("narrative stopped at batch %zu (findings %zu..%zu): %s", k + 1,
+                                                             b->from + 1, b->from + b->m, b->stop_error));
+            } else if (b->answer) {
+                apply(b->answer, f + b->from, b->m, pv, ms->model_name[0] ? ms->model_name : ms->model->name);
+                narrated += b->m;
+                repaired += b->repaired;
+            } else {
+                invalid++;
+                json_object_array_add(notes, json_string_fmt(
+                    "batch %zu (findings %zu..%zu) kept its deterministic text: the answer was invalid after one repair: %s",
+                    k + 1, b->from + 1, b->from + b->m, b->err));
+            }
+            for (size_t i = 0; i < b->cv.n; i++) convo_add(&all, b->cv.msgs[i].role, b->cv.msgs[i].blocks, b->cv.msgs[i].nblocks);
+        }
+        json_object_put(b->answer);
+        json_object_put(b->calls);
+        convo_free(&b->cv);
+    }
+    free(bs);
     if (c->agent.keep_transcripts && all.n) transcript_write(c, session_id, "narrative", SYSTEM, &all, pv);
     convo_free(&all);
     free(notes_sent);
@@ -285,5 +451,6 @@ int narrate_findings(revops_config *c, model_session *ms, privacy *pv, revops_fi
     json_object_object_add(record, "repaired_batches", json_object_new_int64((int64_t)repaired));
     json_object_object_add(record, "invalid_batches", json_object_new_int64((int64_t)invalid));
     json_object_object_add(record, "notes", notes);
+    json_object_object_add(record, "peak_in_flight", json_object_new_int64((int64_t)peak));
     return narrated == n ? 0 : -1;
 }

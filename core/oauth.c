@@ -10,6 +10,7 @@
 
 #include <curl/curl.h>
 #include <json-c/json.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,11 @@ static token_entry *cache;
 /* Replaced tokens stay allocated until exit: a plugin may still hold the
  * pointer it was given (valid until its next oauth_* call). */
 static token_entry *retired;
+/* Sources on different instances fetch at the same time (pool.c) and may
+ * share one token (same token_url and cache_key).  The lock is held across
+ * a fetch on purpose: a second worker waits for the first one's token
+ * instead of fetching its own, and no two workers retire one entry. */
+static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static token_entry *find(const revops_oauth_request *req)
 {
@@ -128,6 +134,7 @@ revops_status oauth_token(revops_instance *self, const revops_oauth_request *req
         if (self) snprintf(self->error, sizeof self->error, "oauth_token: no token_url");
         return REVOPS_ERROR;
     }
+    pthread_mutex_lock(&cache_mu);
     token_entry *e = find(req);
     if (e && e->expires_at && mono_now() >= e->expires_at) {
         retire(e);
@@ -135,27 +142,36 @@ revops_status oauth_token(revops_instance *self, const revops_oauth_request *req
     }
     if (!e) {
         revops_status st = fetch_token(self, req, &e);
-        if (st != REVOPS_OK) return st;
+        if (st != REVOPS_OK) {
+            pthread_mutex_unlock(&cache_mu);
+            return st;
+        }
     }
-    *token = e->token;
+    *token = e->token;   /* stays valid: a replaced entry is retired, not freed */
+    pthread_mutex_unlock(&cache_mu);
     return REVOPS_OK;
 }
 
 void oauth_invalidate(revops_instance *self, const revops_oauth_request *req)
 {
     (void)self;
+    pthread_mutex_lock(&cache_mu);
     token_entry *e = req && req->token_url ? find(req) : NULL;
     if (e) retire(e);
+    pthread_mutex_unlock(&cache_mu);
 }
 
 const char *oauth_token_field(revops_instance *self, const revops_oauth_request *req, const char *field)
 {
     (void)self;
+    pthread_mutex_lock(&cache_mu);
     token_entry *e = req && req->token_url ? find(req) : NULL;
     json_object *v;
-    if (!e || !e->response || !json_object_object_get_ex(e->response, field, &v) || !json_object_is_type(v, json_type_string))
-        return NULL;
-    return json_object_get_string(v);
+    const char *r = NULL;
+    if (e && e->response && json_object_object_get_ex(e->response, field, &v) && json_object_is_type(v, json_type_string))
+        r = json_object_get_string(v);
+    pthread_mutex_unlock(&cache_mu);
+    return r;
 }
 
 static void free_list(token_entry *e)

@@ -9,6 +9,7 @@
 #include "core.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <json-c/json.h>
 #include <signal.h>
 #include <unistd.h>
@@ -162,9 +163,21 @@ static const char *input_columns(const conf_pipeline *p, const char *name)
 }
 
 /* gather + process + analyse(process_chunk) for every input, in order. */
+static int gather_parallel(run_ctx *rc, revops_instance *sources, size_t ngroups);
 static int gather(run_ctx *rc, revops_instance *sources)
 {
     run_result *r = rc->r;
+    /* Several source instances and a bound above 1: fetched in parallel.
+     * Otherwise (and always for a single input) the rows stream straight
+     * from the source into the analysis, with nothing buffered. */
+    size_t ngroups = 0;
+    for (size_t i = 0; i < rc->p->ninputs; i++) {
+        size_t k;
+        for (k = 0; k < i && rc->p->inputs[k].source != rc->p->inputs[i].source; k++) {}
+        ngroups += k == i;
+    }
+    if (ngroups > 1 && pool_bound(&rc->p->parallel) > 1) return gather_parallel(rc, sources, ngroups);
+    r->peak_sources = rc->p->ninputs ? 1 : 0;
     for (size_t i = 0; i < rc->p->ninputs; i++) {
         conf_input *input = &rc->p->inputs[i];
         size_t si = (size_t)(input->source - rc->cfg->sources);
@@ -231,6 +244,261 @@ static int gather(run_ctx *rc, revops_instance *sources)
         stream_free(s);
     }
     return 0;
+}
+
+/* ---- per-source fan-out ------------------------------------------------
+ * Inputs on different source instances are fetched at the same time (a
+ * plugin's ctx is not thread-safe, so one instance's inputs stay in order
+ * on one worker); the analysis still sees the sequential stream: this
+ * thread feeds process_chunk input by input in declared order.  A worker's
+ * chunks are copied into its input's queue, and this thread takes them as
+ * they come; the input being consumed is drained as fast as the analysis
+ * goes, a later input's chunks wait in memory until its turn. */
+typedef struct qchunk {
+    revops_chunk c;
+    struct qchunk *next;
+} qchunk;
+
+typedef struct pinput {
+    size_t index;
+    qchunk *head, *tail;
+    int done;                  /* the fetch is over (st, stats below are final) */
+    revops_status st;
+    stream_stats ss;
+    double fetch_seconds;
+    int attempts, partial, stream_failed;
+    char lost[512];
+    char error[1024];          /* the input's own failure, as gather() would word it */
+} pinput;
+
+typedef struct pgather {
+    run_ctx *rc;
+    revops_instance *sources;
+    pinput *in;
+    size_t **groups;           /* per source instance: its inputs, declared order */
+    size_t *ngroup;
+    size_t ngroups;
+    pthread_mutex_t mu;
+    pthread_cond_t more;
+    int abort;                 /* the consumer failed: stop fetching */
+    size_t peak;
+} pgather;
+
+typedef struct pcb { pgather *g; pinput *pi; } pcb;
+
+static void chunk_free_copy(revops_chunk *c)
+{
+    free((char *)c->dataset);
+    free((char *)c->source);
+    for (size_t k = 0; k < c->ncolumns; k++) free((char *)c->columns[k].name);
+    free((revops_column *)c->columns);
+    for (size_t k = 0; k < c->nrows * c->ncolumns; k++)
+        if (c->cells[k].type == REVOPS_TYPE_TEXT) free((char *)c->cells[k].v.text.s);
+    free((revops_value *)c->cells);
+}
+
+/* The stream's chunk is valid only during the callback: copy it whole. */
+static revops_status buffer_chunk(void *data, const revops_chunk *chunk)
+{
+    pcb *cb = data;
+    qchunk *q = xcalloc(1, sizeof *q);
+    q->c = *chunk;
+    /* The names too: the stream's, freed with it before their turn. */
+    q->c.dataset = xstrdup(chunk->dataset);
+    q->c.source = chunk->source ? xstrdup(chunk->source) : NULL;
+    revops_column *cols = xcalloc(chunk->ncolumns ? chunk->ncolumns : 1, sizeof *cols);
+    for (size_t k = 0; k < chunk->ncolumns; k++) {
+        cols[k] = chunk->columns[k];
+        cols[k].name = xstrdup(chunk->columns[k].name);
+    }
+    q->c.columns = cols;
+    size_t ncells = chunk->nrows * chunk->ncolumns;
+    revops_value *cells = xcalloc(ncells ? ncells : 1, sizeof *cells);
+    for (size_t k = 0; k < ncells; k++) {
+        cells[k] = chunk->cells[k];
+        if (cells[k].type == REVOPS_TYPE_TEXT) cells[k].v.text.s = xstrndup(chunk->cells[k].v.text.s, chunk->cells[k].v.text.len);
+    }
+    q->c.cells = cells;
+    pthread_mutex_lock(&cb->g->mu);
+    int stop = cb->g->abort;
+    if (!stop) {
+        if (cb->pi->tail) cb->pi->tail->next = q;
+        else cb->pi->head = q;
+        cb->pi->tail = q;
+        pthread_cond_broadcast(&cb->g->more);
+    }
+    pthread_mutex_unlock(&cb->g->mu);
+    if (stop) {
+        chunk_free_copy(&q->c);
+        free(q);
+        return REVOPS_ERROR;
+    }
+    return REVOPS_OK;
+}
+
+/* A worker: every input of one source instance, in declared order. */
+static void fetch_group(void *arg, size_t gi)
+{
+    pgather *g = arg;
+    run_ctx *rc = g->rc;
+    for (size_t j = 0; j < g->ngroup[gi]; j++) {
+        pinput *pi = &g->in[g->groups[gi][j]];
+        conf_input *input = &rc->p->inputs[pi->index];
+        revops_instance *in = &g->sources[input->source - rc->cfg->sources];
+        pcb cb = { g, pi };
+        revops_stream *s = stream_new(input->name, input->source->name, input->source->rows_per_chunk,
+                                      input_columns(rc->p, input->name), buffer_chunk, &cb);
+        stream_set_max_bytes(s, input->source->max_chunk_bytes);
+        char *text = NULL, qerr[512];
+        double t0 = mono_now();
+        pthread_mutex_lock(&g->mu);
+        int stop = g->abort;
+        pthread_mutex_unlock(&g->mu);
+        if (stop) {
+            pi->st = REVOPS_ERROR;
+        } else if (query_render(input->query, rc->p->analysis_opts, clock_now(), &text, qerr, sizeof qerr) < 0) {
+            snprintf(pi->error, sizeof pi->error, "%s:%d: input '%s': %s", input->query_file ? input->query_file : "?",
+                     input->query_line, input->name, qerr);
+            pi->st = REVOPS_ERROR;
+        } else {
+            log_msg(REVOPS_LOG_DEBUG, in->label, "input '%s': %s", input->name, text);
+            fetch_arg a = { input, text, in, s, 0 };
+            pi->st = with_retry(rc, in, "fetch", do_fetch, &a, &pi->attempts);
+            pi->ss = stream_get_stats(s);
+            pi->stream_failed = stream_failed(s);
+            if (pi->st != REVOPS_OK && !pi->stream_failed && pi->ss.rows > 0) {
+                pi->partial = 1;
+                snprintf(pi->lost, sizeof pi->lost, "everything after the first %lld rows was lost: %s", (long long)pi->ss.rows,
+                         in->error[0] ? in->error : "the source failed");
+                if (stream_finish_partial(s) != REVOPS_OK) pi->partial = 0, pi->stream_failed = 1;
+                pi->ss.chunks = stream_get_stats(s).chunks;
+            }
+            if (pi->st != REVOPS_OK && !pi->partial)
+                snprintf(pi->error, sizeof pi->error, "%s", stream_error(s) ? stream_error(s) : "");
+            if (pi->st != REVOPS_OK && !pi->partial && !pi->error[0])
+                snprintf(pi->error, sizeof pi->error, "[%s] input '%s' failed after %d attempt%s: %s", in->label, input->name,
+                         pi->attempts, pi->attempts == 1 ? "" : "s", in->error[0] ? in->error : "no reason given");
+            if (pi->partial) log_msg(REVOPS_LOG_ERROR, in->label, "input '%s' is partial: %s", input->name, pi->lost);
+        }
+        free(text);
+        stream_free(s);
+        pi->fetch_seconds = mono_now() - t0;
+        pthread_mutex_lock(&g->mu);
+        pi->done = 1;
+        pthread_cond_broadcast(&g->more);
+        pthread_mutex_unlock(&g->mu);
+    }
+}
+
+static void *fetch_all(void *arg)
+{
+    pgather *g = arg;
+    g->peak = pool_map(&g->rc->p->parallel, g->ngroups, fetch_group, g);
+    return NULL;
+}
+
+static int gather_parallel(run_ctx *rc, revops_instance *sources, size_t ngroups)
+{
+    run_result *r = rc->r;
+    conf_pipeline *p = rc->p;
+    size_t ns = rc->cfg->nsources;
+    pgather g = { .rc = rc, .sources = sources };
+    g.in = xcalloc(p->ninputs, sizeof *g.in);
+    g.groups = xcalloc(ns, sizeof *g.groups);
+    g.ngroup = xcalloc(ns, sizeof *g.ngroup);
+    size_t *slot = xcalloc(ns, sizeof *slot);   /* source index -> group + 1 */
+    for (size_t i = 0; i < p->ninputs; i++) {
+        g.in[i].index = i;
+        size_t si = (size_t)(p->inputs[i].source - rc->cfg->sources);
+        if (!slot[si]) {
+            slot[si] = ++g.ngroups;
+            g.groups[g.ngroups - 1] = xcalloc(p->ninputs, sizeof **g.groups);
+        }
+        size_t gi = slot[si] - 1;
+        g.groups[gi][g.ngroup[gi]++] = i;
+    }
+    free(slot);
+    (void)ngroups;
+    pthread_mutex_init(&g.mu, NULL);
+    pthread_cond_init(&g.more, NULL);
+    log_set_context(r->session_id, r->pipeline, "gather");
+    double t0 = mono_now(), analysed = 0;
+    pthread_t fetcher;
+    int threaded = pthread_create(&fetcher, NULL, fetch_all, &g) == 0;
+    if (!threaded) fetch_all(&g);   /* no thread: fetch everything first, then feed */
+    int rcode = 0;
+    for (size_t i = 0; i < p->ninputs && rcode == 0; i++) {
+        pinput *pi = &g.in[i];
+        conf_input *input = &p->inputs[i];
+        revops_instance *in = &sources[input->source - rc->cfg->sources];
+        for (;;) {
+            pthread_mutex_lock(&g.mu);
+            while (!pi->head && !pi->done) pthread_cond_wait(&g.more, &g.mu);
+            qchunk *q = pi->head;
+            if (q) {
+                pi->head = q->next;
+                if (!pi->head) pi->tail = NULL;
+            }
+            pthread_mutex_unlock(&g.mu);
+            if (!q) break;
+            double a0 = mono_now();
+            revops_status st = rcode ? REVOPS_ERROR : on_chunk(rc, &q->c);
+            analysed += mono_now() - a0;
+            chunk_free_copy(&q->c);
+            free(q);
+            if (st != REVOPS_OK && !rcode) {
+                rcode = -1;
+                pthread_mutex_lock(&g.mu);
+                g.abort = 1;
+                pthread_mutex_unlock(&g.mu);
+            }
+        }
+        input_stats *is = &r->inputs[i];
+        is->name = input->name;
+        is->source = input->source->name;
+        is->rows = pi->ss.rows;
+        is->chunks = pi->ss.chunks;
+        is->attempts = pi->attempts;
+        r->step_seconds[STEP_PROCESS] += pi->ss.process_seconds;
+        if (rcode) break;   /* the analysis refused a chunk: on_chunk said why */
+        if (pi->partial) {
+            is->partial = 1;
+            r->partial = 1;
+            snprintf(is->lost, sizeof is->lost, "%s", pi->lost);
+            continue;
+        }
+        if (pi->st != REVOPS_OK) {
+            if (!r->error[0]) snprintf(r->error, sizeof r->error, "%s", pi->error);
+            rcode = -1;
+            pthread_mutex_lock(&g.mu);
+            g.abort = 1;
+            pthread_mutex_unlock(&g.mu);
+            break;
+        }
+        log_msg(REVOPS_LOG_INFO, in->label, "input '%s': %lld rows in %zu chunk%s", input->name, (long long)pi->ss.rows,
+                pi->ss.chunks, pi->ss.chunks == 1 ? "" : "s");
+    }
+    if (threaded) pthread_join(fetcher, NULL);
+    /* Chunks of inputs never consumed (after a failure) are dropped. */
+    for (size_t i = 0; i < p->ninputs; i++)
+        while (g.in[i].head) {
+            qchunk *q = g.in[i].head;
+            g.in[i].head = q->next;
+            chunk_free_copy(&q->c);
+            free(q);
+        }
+    r->peak_sources = g.peak;
+    r->step_seconds[STEP_ANALYSE] += analysed;
+    double process = 0;
+    for (size_t i = 0; i < p->ninputs; i++) process += g.in[i].ss.process_seconds;
+    r->step_seconds[STEP_GATHER] += fmax(0, mono_now() - t0 - analysed - process);
+    for (size_t k = 0; k < g.ngroups; k++) free(g.groups[k]);
+    free(g.groups);
+    free(g.ngroup);
+    free(g.in);
+    pthread_mutex_destroy(&g.mu);
+    pthread_cond_destroy(&g.more);
+    return rcode;
 }
 
 static int analyse(run_ctx *rc, int64_t cap)
@@ -320,7 +588,8 @@ static void model_step(run_ctx *rc, const run_options *o)
         free(task);
     }
     json_object *nr = json_object_new_object();
-    narrate_findings(c, &ms, pv, r->findings, r->nfindings, p->narrate_batch, notes, r->session_id, nr);
+    narrate_findings(c, &ms, pv, r->findings, r->nfindings, p->narrate_batch, notes, r->session_id, &p->parallel, nr);
+    r->peak_narrative = (size_t)json_object_get_int64(json_object_object_get(nr, "peak_in_flight"));
     json_object_object_add(rec, "narrative", nr);
     for (size_t i = 0; i < r->nfindings; i++) r->narrated += r->findings[i]->narrative != NULL;
     json_object_object_add(rec, "session", model_session_json(&ms));
@@ -833,6 +1102,7 @@ int run_pipeline(revops_config *c, conf_pipeline *p, const run_options *o, run_r
             return EXIT_BUSY;
         }
     }
+    r->parallel = p->parallel;
     double t_start = mono_now();
     run_ctx rc = { c, p, r, o->pool, t_start + p->timeout, { 0 }, NULL, 0 };
     r->inputs = xcalloc(p->ninputs ? p->ninputs : 1, sizeof *r->inputs);
@@ -954,6 +1224,15 @@ json_object *run_result_json(const run_result *r, int with_findings)
         json_object_array_add(ins, x);
     }
     json_object_object_add(o, "inputs", ins);
+    /* The bound used, and how close each fan-out came to it. */
+    json_object *par = json_object_new_object();
+    json_object_object_add(par, "batches", json_object_new_int(r->parallel.batches));
+    json_object_object_add(par, "concurrency", json_object_new_int(r->parallel.concurrency));
+    json_object *peak = json_object_new_object();
+    json_object_object_add(peak, "sources", json_object_new_int64((int64_t)r->peak_sources));
+    json_object_object_add(peak, "narrative", json_object_new_int64((int64_t)r->peak_narrative));
+    json_object_object_add(par, "peak_in_flight", peak);
+    json_object_object_add(o, "parallelism", par);
     json_object *fp = json_object_new_object();
     for (int pr = REVOPS_PRIORITY_CRITICAL; pr >= REVOPS_PRIORITY_LOW; pr--)
         json_object_object_add(fp, revops_priority_name((revops_priority)pr), json_object_new_int64((int64_t)r->by_priority[pr]));

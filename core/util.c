@@ -3,6 +3,7 @@
 #include "core.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -129,26 +130,37 @@ char *path_relative_to(const char *base_file, const char *path)
  * means nothing to an operator whose working directory is elsewhere. */
 static char **interned;
 static size_t ninterned;
+/* Interning happens while a configuration loads; the daemon reloads one
+ * (SIGHUP) while pipelines may be running on other threads, so the table is
+ * locked.  The strings themselves never move or change once interned. */
+static pthread_mutex_t intern_mu = PTHREAD_MUTEX_INITIALIZER;
 
 const char *intern_source_file(const char *file, const char *config_path)
 {
     if (!file) return config_path;
     char *abs = file[0] == '/' || !strcmp(file, config_path) ? xstrdup(file) : path_relative_to(config_path, file);
+    pthread_mutex_lock(&intern_mu);
     for (size_t i = 0; i < ninterned; i++)
         if (!strcmp(interned[i], abs)) {
             free(abs);
-            return interned[i];
+            const char *r = interned[i];
+            pthread_mutex_unlock(&intern_mu);
+            return r;
         }
     interned = xrealloc(interned, (ninterned + 1) * sizeof *interned);
-    return interned[ninterned++] = abs;
+    const char *r = interned[ninterned++] = abs;
+    pthread_mutex_unlock(&intern_mu);
+    return r;
 }
 
 void intern_free_all(void)
 {
+    pthread_mutex_lock(&intern_mu);
     for (size_t i = 0; i < ninterned; i++) free(interned[i]);
     free(interned);
     interned = NULL;
     ninterned = 0;
+    pthread_mutex_unlock(&intern_mu);
 }
 
 double mono_now(void)

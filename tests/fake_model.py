@@ -27,10 +27,18 @@ request and answer lengths).  Every request is appended to the record file as
 one JSON line {"method", "path", "headers", "body", "turn"}; GET /requests on
 the server returns the number recorded.  Prints "PORT n"; exits when stdin
 closes.
+
+For the parallelism tests (tests/parallel.sh): FAKE_MODEL_LATENCY=SECONDS
+delays every model answer, and the server counts the requests it is serving
+at once; GET /peak returns {"peak": N, "in_flight": N} (the most seen at
+once, and now); POST /peak/reset sets the peak back to 0.
 """
 import json
+import os
+import socket
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -130,9 +138,19 @@ def serve(provider, script_path, record_path):
     script = Script(script_path)
     record_lock = threading.Lock()
     counter = [0]
+    latency = float(os.environ.get("FAKE_MODEL_LATENCY", "0") or 0)
+    flight = {"now": 0, "peak": 0}
+    flight_lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+
+        def setup(self):
+            # Headers and body are written separately on a kept-alive
+            # connection: without TCP_NODELAY, Nagle holds the body until the
+            # client's delayed ACK (40 ms), which would swamp the latency.
+            super().setup()
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def log_message(self, fmt, *args):
             pass
@@ -149,9 +167,30 @@ def serve(provider, script_path, record_path):
             if self.path == "/requests":
                 return self.send(200, [("Content-Type", "application/json")],
                                  json.dumps({"requests": counter[0]}).encode())
+            if self.path == "/peak":
+                with flight_lock:
+                    doc = {"peak": flight["peak"], "in_flight": flight["now"]}
+                return self.send(200, [("Content-Type", "application/json")], json.dumps(doc).encode())
             return self.send(404, [("Content-Type", "application/json")], b'{"message":"not found"}')
 
         def do_POST(self):
+            if self.path == "/peak/reset":
+                self.rfile.read(int(self.headers.get("Content-Length", "0") or 0))
+                with flight_lock:
+                    flight["peak"] = 0
+                return self.send(200, [("Content-Type", "application/json")], b'{"peak":0}')
+            with flight_lock:
+                flight["now"] += 1
+                flight["peak"] = max(flight["peak"], flight["now"])
+            try:
+                if latency > 0:
+                    time.sleep(latency)
+                return self.model_post()
+            finally:
+                with flight_lock:
+                    flight["now"] -= 1
+
+        def model_post(self):
             body = self.rfile.read(int(self.headers.get("Content-Length", "0") or 0))
             if not provider.route(self.command, self.path):
                 return self.send(*provider.error(404, "fake: no such endpoint %s" % self.path, {}))
@@ -181,7 +220,12 @@ def serve(provider, script_path, record_path):
                 return self.send(*provider.error(turn["status"], turn.get("error", "fake error"), turn))
             return self.send(*provider.answer(turn, request, turn_index))
 
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        # The listen backlog: the default 5 would make the 6th..15th
+        # simultaneous connect of a 3 x 5 fan-out wait for a SYN retry (1 s).
+        request_queue_size = 64
+
+    srv = Server(("127.0.0.1", 0), Handler)
     srv.daemon_threads = True
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     print("PORT %d" % srv.server_address[1], flush=True)

@@ -15,6 +15,8 @@ typedef struct state {
     int64_t rows, id_sum, findings, omit, raise;
     const char *owner_domain;
     int64_t priority_offset;   /* raises every finding's priority (capped at critical) */
+    int64_t order_hash;        /* over (input, chunk, id) in arrival order: the feeding order shows */
+    int with_order;
     long id_col;
 } state;
 
@@ -31,6 +33,7 @@ static revops_status s_init(revops_instance *self, const revops_host *host, cons
     s->raise = host->opt_int(o, "raise");
     s->owner_domain = host->opt_string(o, "owner_domain");
     s->priority_offset = host->opt_int(o, "priority_offset");
+    s->with_order = host->opt_bool(o, "order_signal");
     s->id_col = -1;
     *out = s;
     return REVOPS_OK;
@@ -39,10 +42,14 @@ static revops_status s_init(revops_instance *self, const revops_host *host, cons
 static revops_status s_chunk(void *p, const revops_chunk *c)
 {
     state *s = p;
-    if (s->id_col < 0) s->id_col = revops_column_index(c, "id");
+    long col = revops_column_index(c, "id");
+    if (s->id_col < 0) s->id_col = col;
+    for (const char *d = c->dataset; *d; d++) s->order_hash = (s->order_hash * 31 + *d) % 1000000007;
+    s->order_hash = (s->order_hash * 31 + (int64_t)c->chunk_index) % 1000000007;
     for (size_t r = 0; r < c->nrows; r++) {
-        const revops_value *v = revops_cell(c, r, (size_t)s->id_col);
+        const revops_value *v = revops_cell(c, r, (size_t)col);
         if (v->type == REVOPS_TYPE_INT) s->id_sum += v->v.i;
+        if (v->type == REVOPS_TYPE_INT) s->order_hash = (s->order_hash * 31 + v->v.i) % 1000000007;
         s->rows++;
     }
     return REVOPS_OK;
@@ -56,10 +63,11 @@ static revops_status s_finalize(void *p, revops_emitter *e)
         char account[32], title[64], owner[128];
         snprintf(account, sizeof account, "acct-%03lld", (long long)k);
         snprintf(title, sizeof title, "finding %lld", (long long)k);
-        revops_signal sig[2] = { { "rows", (double)s->rows, 0, 0.5, "rows seen" },
-                                 { "id_sum", (double)s->id_sum, 0, 0.5, "sum of ids" } };
+        revops_signal sig[3] = { { "rows", (double)s->rows, 0, 0.5, "rows seen" },
+                                 { "id_sum", (double)s->id_sum, 0, 0.5, "sum of ids" },
+                                 { "order", (double)s->order_hash, 0, 0.5, "inputs, chunks and ids in arrival order" } };
         revops_finding f = { "A5", account, NULL, NULL, "test", (revops_priority)(k % 4 + s->priority_offset > 3 ? 3 : k % 4 + s->priority_offset),
-                             (double)(k + 1) / (double)s->findings, 1.0, title, "a test finding", 2, sig, 0, NULL, "", 0, NULL, 0, NULL, NULL, NULL };
+                             (double)(k + 1) / (double)s->findings, 1.0, title, "a test finding", s->with_order ? 3 : 2, sig, 0, NULL, "", 0, NULL, 0, NULL, NULL, NULL };
         if (k == s->raise) f.priority = REVOPS_PRIORITY_CRITICAL;
         if (s->owner_domain && s->owner_domain[0] && k % 2 == 0) {
             snprintf(owner, sizeof owner, "owner-%lld@%s", (long long)k, s->owner_domain);
@@ -78,6 +86,9 @@ static void s_destroy(void *p)
 
 static const revops_input_def inputs[] = {
     { "rows", 1, "id", "rows with an integer id" },
+    /* Optional: the parallelism tests feed several inputs from several sources. */
+    { "more", 0, "id", "more rows with an integer id" },
+    { "more2", 0, "id", "more rows with an integer id" },
     { NULL, 0, NULL, NULL },
 };
 static const revops_option_def options[] = {
@@ -85,6 +96,7 @@ static const revops_option_def options[] = {
     { "omit", REVOPS_OPT_INT, 0, "-1", -1, 1000, NULL, 0, "leave finding k out" },
     { "raise", REVOPS_OPT_INT, 0, "-1", -1, 1000, NULL, 0, "make finding k critical" },
     { "owner_domain", REVOPS_OPT_STRING, 0, "", 0, 0, NULL, 0, "even findings get owner-k@DOMAIN" },
+    { "order_signal", REVOPS_OPT_BOOL, 0, "false", 0, 0, NULL, 0, "add a signal hashing the order rows arrived in" },
     { "priority_offset", REVOPS_OPT_INT, 0, "0", 0, 3, NULL, 0, "added to each finding's priority (k % 4), capped at critical" },
     { NULL, 0, 0, NULL, 0, 0, NULL, 0, NULL },
 };
