@@ -7,16 +7,18 @@
 tap_tmpdir
 root="$TMP/root"
 : "${MAKE:=make}"
+# A make of our own: not the -w, -j or jobserver of the `make check` we run in.
+submake() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL $MAKE -s --no-print-directory -C "$top_builddir" "$@"; }
 
 # The configured directories, as make expands them.
 var() {
-    printf 'print:\n\t@echo $(%s)\n' "$1" | $MAKE -s --no-print-directory -C "$top_builddir" -f Makefile -f - print
+    printf 'print:\n\t@echo $(%s)\n' "$1" | submake -f Makefile -f - print
 }
 bindir=$(var bindir); sysconfdir=$(var sysconfdir); pkglibdir=$(var pkglibdir)
 docdir=$(var docdir); unitdir=$(var systemdsystemunitdir)
 echo "# bindir=$bindir sysconfdir=$sysconfdir unitdir=$unitdir"
 
-$MAKE -s --no-print-directory -C "$top_builddir" install DESTDIR="$root" > "$TMP/install.log" 2>&1
+submake install DESTDIR="$root" > "$TMP/install.log" 2>&1
 is "$?" 0 "make install DESTDIR=... succeeds"
 ok "$([ -x "$root$bindir/revops" ]; echo $?)" "the binary is in bindir"
 "$root$bindir/revops" --version > "$TMP/version" 2>&1
