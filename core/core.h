@@ -77,6 +77,9 @@ int log_level_parse(const char *s, revops_log_level *out);
  * "daemon", "user", "local0".."local7". */
 void log_set_output(int to_syslog, int facility);
 int log_facility_parse(const char *s, int *facility);
+/* Called with before=1 just before a line is written to stderr and with 0
+ * just after (progress.c erases its status line and redraws it). */
+void log_set_stderr_hook(void (*hook)(int before));
 #define log_error(...) log_msg(REVOPS_LOG_ERROR, NULL, __VA_ARGS__)
 #define log_warn(...) log_msg(REVOPS_LOG_WARN, NULL, __VA_ARGS__)
 #define log_info(...) log_msg(REVOPS_LOG_INFO, NULL, __VA_ARGS__)
@@ -654,6 +657,18 @@ int httpd_timeout_ms(const httpd *h);     /* call httpd_run() within this (idle 
 void httpd_run(httpd *h);
 void httpd_close_after_fork(httpd *h);    /* in a forked child: drop the fds, touch nothing the parent serves */
 void httpd_stop(httpd *h);
+
+/* -------------------------------------------------------- progress.c -- */
+/* The status line of `revops run`/`trigger` on a terminal.  Active only
+ * when wanted (no --no-progress, log.format text), stderr is a terminal and
+ * TERM is set and not "dumb"; returns whether it is.  Every other call does
+ * nothing when inactive.  Call from the run's thread. */
+int progress_setup(int wanted);
+void progress_step(const char *pipeline, const char *step);    /* starts the pipeline's line if needed */
+void progress_input(const char *pipeline, const char *input);  /* gather: this input is being read */
+void progress_chunk(const revops_chunk *c);
+void progress_action(const char *action, size_t delivered, size_t failed, size_t to_deliver);
+void progress_finish(const run_result *r);                     /* the line that stays */
 
 /* ----------------------------------------------------- json_schema.c -- */
 /* Check value against a JSON Schema (our subset; see json_schema.c). */

@@ -17,6 +17,7 @@ static revops_log_level cur_level = REVOPS_LOG_INFO;
 static log_format cur_format = LOG_FORMAT_TEXT;
 static _Thread_local char ctx_session[128], ctx_pipeline[128], ctx_step[32];
 static int use_syslog;
+static void (*stderr_hook)(int before);
 
 static const char *level_names[] = { "error", "warn", "info", "debug" };
 static const int syslog_priority[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
@@ -64,6 +65,13 @@ int log_facility_parse(const char *s, int *facility)
     return -1;
 }
 
+/* progress.c's status line shares stderr: it is erased before each line
+ * and redrawn after, so a log line never lands in the middle of it. */
+void log_set_stderr_hook(void (*hook)(int before))
+{
+    stderr_hook = hook;
+}
+
 static void copy_field(char *dst, size_t n, const char *src)
 {
     snprintf(dst, n, "%s", src ? src : "");
@@ -100,6 +108,7 @@ void log_vmsg(revops_log_level level, const char *who, const char *fmt, va_list 
     snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
              (int)(tv.tv_usec / 1000));
+    if (stderr_hook && !use_syslog) stderr_hook(1);
     if (cur_format == LOG_FORMAT_JSON) {
         json_object *o = json_object_new_object();
         json_object_object_add(o, "ts", json_object_new_string(ts));
@@ -125,6 +134,7 @@ void log_vmsg(revops_log_level level, const char *who, const char *fmt, va_list 
         else fprintf(stderr, "%s %-5s %s%s\n", ts, level_names[level], line, msg);
         free(line);
     }
+    if (stderr_hook && !use_syslog) stderr_hook(0);
     free(msg);
 }
 

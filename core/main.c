@@ -20,13 +20,13 @@ static const char usage_text[] =
     "usage: revops COMMAND [OPTIONS]\n"
     "\n"
     "Commands:\n"
-    "  run -c FILE [-p PIPELINE] [--dry-run] [--session-id ID] [--format text|json|markdown]\n"
+    "  run -c FILE [-p PIPELINE] [--dry-run] [--session-id ID] [--format text|json|markdown] [--no-progress]\n"
     "                      run every pipeline of FILE (or one): gather, process, analyse, act, log\n"
     "  check-config -c FILE  validate FILE and every plugin option in it; print all errors\n"
     "  plugins [-c FILE]   list the plugins found, their kind, version, ABI, file and options\n"
     "  query -c FILE (-s SOURCE -q QUERY | -p PIPELINE -i INPUT [-s SOURCE]) [--chunk K] [--rows-per-chunk N]\n"
     "                      run one query and print chunk K in the spec's chunk JSON\n"
-    "  trigger -c FILE [PAYLOAD|-] [--dry-run] [--format F]\n"
+    "  trigger -c FILE [PAYLOAD|-] [--dry-run] [--format F] [--no-progress]\n"
     "                      run the pipelines matching the spec's trigger payload (JSON, argument or stdin)\n"
     "  kb search -c FILE [-n N] [--full] [--format text|json] QUERY\n"
     "                      the schema knowledge base passages (BM25) a data agent would get for QUERY\n"
@@ -98,6 +98,7 @@ static int valid_format(const char *f)
 typedef struct run_args {
     const char *config, *pipeline, *session_id, *format;
     int dry_run;
+    int no_progress;
 } run_args;
 
 /* Run the selected pipelines; the worst exit code wins. */
@@ -163,6 +164,7 @@ static int run_selected(revops_config *c, conf_pipeline **sel, size_t n, const r
         if (exit_severity(rc) > exit_severity(code)) code = rc;
         if (!strcmp(format, "json")) json_object_array_add(all, run_result_json(&r, 1));
         else run_result_print(&r, format, sum);
+        progress_finish(&r);
         run_result_free(&r);
         if (run_stop_requested()) break;  /* SIGTERM/SIGINT: no further pipeline */
     }
@@ -187,11 +189,12 @@ static int run_selected(revops_config *c, conf_pipeline **sel, size_t n, const r
 
 static int cmd_run(int argc, char **argv)
 {
-    run_args a = { default_config(), NULL, NULL, "text", 0 };
+    run_args a = { default_config(), NULL, NULL, "text", 0, 0 };
     static const struct option opts[] = {
         { "config", required_argument, 0, 'c' }, { "pipeline", required_argument, 0, 'p' },
         { "dry-run", no_argument, 0, 'n' },      { "session-id", required_argument, 0, 's' },
-        { "format", required_argument, 0, 'f' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+        { "format", required_argument, 0, 'f' }, { "help", no_argument, 0, 'h' },
+        { "no-progress", no_argument, 0, 'P' },  { 0, 0, 0, 0 },
     };
     int ch;
     while ((ch = getopt_long(argc, argv, "c:p:ns:f:h", opts, NULL)) != -1) {
@@ -201,6 +204,7 @@ static int cmd_run(int argc, char **argv)
         case 'n': a.dry_run = 1; break;
         case 's': a.session_id = optarg; break;
         case 'f': a.format = optarg; break;
+        case 'P': a.no_progress = 1; break;
         case 'h': fputs(usage_text, stdout); return 0;
         default: return usage_error("%s", "bad option for 'run'");
         }
@@ -212,6 +216,7 @@ static int cmd_run(int argc, char **argv)
     int code;
     revops_config *c = load(a.config, &code);
     if (!c) return code;
+    progress_setup(!a.no_progress && c->log_format == LOG_FORMAT_TEXT);
     if (c->npipelines == 0) {
         fprintf(stderr, "revops: %s defines no pipelines; add a 'pipelines' group (see revops.conf(5))\n", a.config);
         config_free(c);
@@ -459,15 +464,17 @@ static char *read_all(FILE *f, size_t *len)
 static int cmd_trigger(int argc, char **argv)
 {
     const char *path = default_config(), *format = "text";
-    int dry = 0;
+    int dry = 0, no_progress = 0;
     static const struct option opts[] = { { "config", required_argument, 0, 'c' }, { "dry-run", no_argument, 0, 'n' },
-                                           { "format", required_argument, 0, 'f' }, { 0, 0, 0, 0 } };
+                                           { "format", required_argument, 0, 'f' }, { "no-progress", no_argument, 0, 'P' },
+                                           { 0, 0, 0, 0 } };
     int ch;
     while ((ch = getopt_long(argc, argv, "c:nf:", opts, NULL)) != -1) {
         switch (ch) {
         case 'c': path = optarg; break;
         case 'n': dry = 1; break;
         case 'f': format = optarg; break;
+        case 'P': no_progress = 1; break;
         default: return usage_error("%s", "bad option for 'trigger'");
         }
     }
@@ -493,6 +500,7 @@ static int cmd_trigger(int argc, char **argv)
     int code;
     revops_config *c = load(path, &code);
     if (!c) return code;
+    progress_setup(!no_progress && c->log_format == LOG_FORMAT_TEXT);
     conf_pipeline **sel = xcalloc(c->npipelines, sizeof *sel);
     size_t n = 0;
     for (size_t i = 0; i < c->npipelines; i++)

@@ -57,6 +57,7 @@ static revops_status on_chunk(void *data, const revops_chunk *chunk)
     double t0 = mono_now();
     log_msg(REVOPS_LOG_DEBUG, rc->analysis.label, "chunk %zu of input '%s': %zu rows", chunk->chunk_index,
             chunk->dataset, chunk->nrows);
+    progress_chunk(chunk);
     revops_status st = rc->p->analysis->desc->vt.analysis->process_chunk(rc->state, chunk);
     rc->analyse_seconds_in_fetch += mono_now() - t0;
     if (st != REVOPS_OK)
@@ -183,6 +184,7 @@ static int gather(run_ctx *rc, revops_instance *sources)
         size_t si = (size_t)(input->source - rc->cfg->sources);
         revops_instance *in = &sources[si];
         log_set_context(r->session_id, r->pipeline, "gather");
+        progress_input(r->pipeline, input->name);
         revops_stream *s = stream_new(input->name, input->source->name, input->source->rows_per_chunk,
                                       input_columns(rc->p, input->name), on_chunk, rc);
         stream_set_max_bytes(s, input->source->max_chunk_bytes);
@@ -505,6 +507,7 @@ static int analyse(run_ctx *rc, int64_t cap)
 {
     run_result *r = rc->r;
     log_set_context(r->session_id, r->pipeline, "analyse");
+    progress_step(r->pipeline, "analyse");
     revops_emitter em = { .analysis = rc->p->analysis_type, .abi_minor = rc->p->analysis->desc->abi_minor };
     double t0 = mono_now();
     revops_status st = rc->p->analysis->desc->vt.analysis->finalize(rc->state, &em);
@@ -541,6 +544,7 @@ static void model_step(run_ctx *rc, const run_options *o)
     conf_pipeline *p = rc->p;
     revops_config *c = rc->cfg;
     log_set_context(r->session_id, r->pipeline, "analyse");
+    progress_step(r->pipeline, "narrate");
     double t0 = mono_now();
     json_object *rec = json_object_new_object();
     r->model = rec;
@@ -718,6 +722,7 @@ static void deliver_items(run_ctx *rc, conf_route *rt, revops_instance *inp, out
                                 f->account_id, why);
                 }
             }
+            progress_action(as->name, as->delivered, as->failed, as->to_deliver);
             if (still) {
                 as->retried += still;
                 log_msg(REVOPS_LOG_WARN, inp->label, "%zu deliver%s will be retried in %.2fs: %s", still,
@@ -741,6 +746,7 @@ static void act(run_ctx *rc)
     run_result *r = rc->r;
     conf_pipeline *p = rc->p;
     log_set_context(r->session_id, r->pipeline, "act");
+    progress_step(r->pipeline, "act");
     double t0 = mono_now();
     r->actions = xcalloc(p->nroutes ? p->nroutes : 1, sizeof *r->actions);
     r->nactions = 0;
@@ -1034,6 +1040,7 @@ static void log_run(run_ctx *rc)
 {
     run_result *r = rc->r;
     log_set_context(r->session_id, r->pipeline, "log");
+    progress_step(r->pipeline, "log");
     double t0 = mono_now();
     json_object *o = run_result_json(r, 0);
     run_record_append(rc->cfg, o);
@@ -1108,6 +1115,7 @@ int run_pipeline(revops_config *c, conf_pipeline *p, const run_options *o, run_r
     r->inputs = xcalloc(p->ninputs ? p->ninputs : 1, sizeof *r->inputs);
     r->ninputs = p->ninputs;
     log_set_context(r->session_id, r->pipeline, "gather");
+    progress_step(r->pipeline, "gather");
     log_info("run started: analysis %s, %zu input%s, trigger %s%s", p->analysis_type, p->ninputs,
              p->ninputs == 1 ? "" : "s", r->trigger, o->dry_run ? ", dry run" : "");
 
