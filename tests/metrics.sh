@@ -171,14 +171,14 @@ hexport=$(printf '%04X' "$PORT")
 is "$(awk -v p=":$hexport" '$2 ~ p"$" && $4 == "0A" {print $2}' /proc/net/tcp)" "0100007F:$hexport" \
    "bound to 127.0.0.1:$PORT only (/proc/net/tcp)"
 
-# Errors name the address.
-"$SERVE" --listen "127.0.0.1:$PORT" > /dev/null 2> "$TMP/inuse.err"
+# Errors name the address (timeout: a server that wrongly starts must not hang the test).
+timeout 10 "$SERVE" --listen "127.0.0.1:$PORT" > /dev/null 2> "$TMP/inuse.err"
 is "$?" 1 "a port in use: exit 1"
 like "$TMP/inuse.err" "listen '127.0.0.1:$PORT': cannot listen on 127.0.0.1 port $PORT: Address already in use" "the error names the address"
-"$SERVE" --listen "192.0.2.1:0" > /dev/null 2> "$TMP/badhost.err"
+timeout 10 "$SERVE" --listen "192.0.2.1:0" > /dev/null 2> "$TMP/badhost.err"
 like "$TMP/badhost.err" "listen '192.0.2.1:0': cannot listen on 192.0.2.1 port 0: Cannot assign requested address" \
      "an address not of this machine: named"
-"$SERVE" --listen "localhost:http" > /dev/null 2> "$TMP/badport.err"
+timeout 10 "$SERVE" --listen "localhost:http" > /dev/null 2> "$TMP/badport.err"
 like "$TMP/badport.err" "listen: 'localhost:http' must be PORT or HOST:PORT with a port from 1 to 65535" "a bad port: listen_parse's message"
 
 kill -TERM "$MAIN_PID"; wait "$MAIN_PID"
