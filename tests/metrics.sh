@@ -202,6 +202,19 @@ else
     echo "ok $((tap_n += 1)) # SKIP no IPv6 loopback here: $(cat "$TMP/v6.err")"
 fi
 
+# A forked child (a pipeline run) that called httpd_close_after_fork() does not keep the
+# listening socket: once the parent is gone (SIGKILL: no MHD_stop_daemon, which would shut the
+# socket down for every holder), the port is free although the child lives on.
+start forked --fork-child
+CHILD=$(sed -n 's/^CHILD //p' "$TMP/forked.port")
+is "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/healthz")" 200 "with a forked child: the parent serves"
+FORKED_PORT=$PORT
+kill -KILL "$PID"; wait "$PID" 2>/dev/null
+kill -0 "$CHILD" 2>/dev/null; ok $? "the child is still alive"
+start again --listen "127.0.0.1:$FORKED_PORT"
+is "$PORT" "$FORKED_PORT" "the parent gone, the port is free for a new server $(cat "$TMP/again.err")"
+kill -TERM "$PID" "$CHILD" 2>/dev/null; wait "$PID"
+
 # ---------------------------------------------------------------- valgrind
 if ! command -v valgrind > /dev/null; then
     echo "ok $((tap_n += 1)) # SKIP valgrind not installed"
