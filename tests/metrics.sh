@@ -171,6 +171,7 @@ hexport=$(printf '%04X' "$PORT")
 is "$(awk -v p=":$hexport" '$2 ~ p"$" && $4 == "0A" {print $2}' /proc/net/tcp)" "0100007F:$hexport" \
    "bound to 127.0.0.1:$PORT only (/proc/net/tcp)"
 
+test ! -s "$TMP/main.err"; ok $? "the server logged nothing while serving$(head -c 300 "$TMP/main.err")"
 # Errors name the address (timeout: a server that wrongly starts must not hang the test).
 timeout 10 "$SERVE" --listen "127.0.0.1:$PORT" > /dev/null 2> "$TMP/inuse.err"
 is "$?" 1 "a port in use: exit 1"
