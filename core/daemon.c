@@ -521,7 +521,7 @@ static void handle_fires(daemon_state *d)
         if (running_count(d) >= (size_t)d->cfg->daemon.max_running) {
             e->waiting = 1;
             e->waiting_fire = fires[i];
-            log_info("pipeline '%s': waiting, %d runs are in progress (daemon.max_running)", e->pipeline,
+            log_info("pipeline '%s': waiting for a free slot (daemon.max_running = %d runs at once)", e->pipeline,
                      d->cfg->daemon.max_running);
             continue;
         }

@@ -159,11 +159,12 @@ httpd *httpd_start(const char *addr, char *(*health)(void *arg, int *status), vo
         return NULL;
     }
     h->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, handle, h,
+                              /* First, or MHD warns that earlier options may log to stderr. */
+                              MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                               MHD_OPTION_LISTEN_SOCKET, (MHD_socket)h->listen_fd,
                               /* A scraper and an operator's curl, not a crowd. */
                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)32,
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
-                              MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                               MHD_OPTION_END);
     const union MHD_DaemonInfo *di = h->mhd ? MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_EPOLL_FD) : NULL;
     if (!di) {

@@ -250,6 +250,22 @@ sleep 1
 unlike "$TMP/d7.log" "run started" "nothing runs at start"
 kill -TERM "$DPID"; wait "$DPID"
 
+# ------------------------------------------- 6b. max_running: a fire waits for a slot
+rm -rf "$TMP/state"
+conf "$TMP/m.conf" "$PIPE_SLOW" 'slow2 = { analysis = "A5"; schedule = "* * * * *"; inputs = { rows = { source = "slow"; query = "all"; }; }; };'
+sed -i 's/shutdown_grace = 20;/shutdown_grace = 20; max_running = 1;/' "$TMP/m.conf"
+start_daemon "$TMP/m.conf" "$TMP/dm.log"
+sleep 6
+kill -TERM "$DPID"; wait "$DPID"
+like "$TMP/dm.log" "pipeline 'slow2': waiting for a free slot (daemon.max_running = 1 runs at once)" \
+    "max_running = 1: the second pipeline's fire waits for the slot"
+runs_json "$TMP/m.conf" > "$TMP/runsm.json"
+is "$("$PYTHON" -c '
+import json,sys
+r=sorted(json.load(open(sys.argv[1])), key=lambda x: x["started_at"])
+print(sorted(set(x["pipeline"] for x in r)), all(a["started_at"] + a["seconds"] <= b["started_at"] + 0.01 for a, b in zip(r, r[1:])))' "$TMP/runsm.json")" \
+    "['slow', 'slow2'] True" "both pipelines ran, one at a time"
+
 # ------------------------------------------------------------- 7. JSON log lines
 rm -rf "$TMP/state"
 conf "$TMP/g.conf" "$PIPE_MINUTE"

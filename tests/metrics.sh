@@ -171,14 +171,15 @@ hexport=$(printf '%04X' "$PORT")
 is "$(awk -v p=":$hexport" '$2 ~ p"$" && $4 == "0A" {print $2}' /proc/net/tcp)" "0100007F:$hexport" \
    "bound to 127.0.0.1:$PORT only (/proc/net/tcp)"
 
-# Errors name the address.
-"$SERVE" --listen "127.0.0.1:$PORT" > /dev/null 2> "$TMP/inuse.err"
+test ! -s "$TMP/main.err"; ok $? "the server logged nothing while serving$(head -c 300 "$TMP/main.err")"
+# Errors name the address (timeout: a server that wrongly starts must not hang the test).
+timeout 10 "$SERVE" --listen "127.0.0.1:$PORT" > /dev/null 2> "$TMP/inuse.err"
 is "$?" 1 "a port in use: exit 1"
 like "$TMP/inuse.err" "listen '127.0.0.1:$PORT': cannot listen on 127.0.0.1 port $PORT: Address already in use" "the error names the address"
-"$SERVE" --listen "192.0.2.1:0" > /dev/null 2> "$TMP/badhost.err"
+timeout 10 "$SERVE" --listen "192.0.2.1:0" > /dev/null 2> "$TMP/badhost.err"
 like "$TMP/badhost.err" "listen '192.0.2.1:0': cannot listen on 192.0.2.1 port 0: Cannot assign requested address" \
      "an address not of this machine: named"
-"$SERVE" --listen "localhost:http" > /dev/null 2> "$TMP/badport.err"
+timeout 10 "$SERVE" --listen "localhost:http" > /dev/null 2> "$TMP/badport.err"
 like "$TMP/badport.err" "listen: 'localhost:http' must be PORT or HOST:PORT with a port from 1 to 65535" "a bad port: listen_parse's message"
 
 kill -TERM "$MAIN_PID"; wait "$MAIN_PID"
@@ -201,6 +202,19 @@ if [ -n "$PORT" ]; then
 else
     echo "ok $((tap_n += 1)) # SKIP no IPv6 loopback here: $(cat "$TMP/v6.err")"
 fi
+
+# A forked child (a pipeline run) that called httpd_close_after_fork() does not keep the
+# listening socket: once the parent is gone (SIGKILL: no MHD_stop_daemon, which would shut the
+# socket down for every holder), the port is free although the child lives on.
+start forked --fork-child
+CHILD=$(sed -n 's/^CHILD //p' "$TMP/forked.port")
+is "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/healthz")" 200 "with a forked child: the parent serves"
+FORKED_PORT=$PORT
+kill -KILL "$PID"; wait "$PID" 2>/dev/null
+kill -0 "$CHILD" 2>/dev/null; ok $? "the child is still alive"
+start again --listen "127.0.0.1:$FORKED_PORT"
+is "$PORT" "$FORKED_PORT" "the parent gone, the port is free for a new server $(cat "$TMP/again.err")"
+kill -TERM "$PID" "$CHILD" 2>/dev/null; wait "$PID"
 
 # ---------------------------------------------------------------- valgrind
 if ! command -v valgrind > /dev/null; then

@@ -6,6 +6,8 @@
  *   metrics_serve [--listen ADDR] [--health-status N] [--pipeline NAME NEXT RUNNING]
  *                 [--inc NAME LABEL VALUE] [--render] FILE...
  *   metrics_serve --bench N        time metrics_render() with N pipelines
+ *   --fork-child: fork a child that calls httpd_close_after_fork() and lives
+ *   on (as a pipeline run would) until SIGTERM; its pid is printed as "CHILD n".
  *
  * FILE holds one record, an array of records, or {"runs": [...]}.  It
  * prints "PORT n" once listening. */
@@ -18,6 +20,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static volatile sig_atomic_t stop;
 static void on_term(int sig)
@@ -102,7 +105,7 @@ static int bench(int n)
 int main(int argc, char **argv)
 {
     const char *listen = "127.0.0.1:0";
-    int render = 0;
+    int render = 0, fork_child = 0;
     metrics_reset();
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--listen") && i + 1 < argc) listen = argv[++i];
@@ -114,6 +117,7 @@ int main(int argc, char **argv)
             metrics_inc(argv[i + 1], *argv[i + 2] ? argv[i + 2] : NULL, argv[i + 3]);
             i += 3;
         } else if (!strcmp(argv[i], "--render")) render = 1;
+        else if (!strcmp(argv[i], "--fork-child")) fork_child = 1;
         else if (!strcmp(argv[i], "--bench") && i + 1 < argc) return bench(atoi(argv[i + 1]));
         else if (feed(argv[i]) < 0) return 2;
     }
@@ -134,6 +138,16 @@ int main(int argc, char **argv)
     if (!h) {
         fprintf(stderr, "metrics_serve: %s\n", err);
         return 1;
+    }
+    if (fork_child) {
+        fflush(stdout);
+        pid_t pid = fork();
+        if (pid == 0) {
+            httpd_close_after_fork(h);
+            while (!stop) pause();
+            _exit(0);
+        }
+        printf("CHILD %d\n", (int)pid);
     }
     printf("PORT %d\n", httpd_port(h));
     fflush(stdout);
