@@ -77,6 +77,7 @@ int log_level_parse(const char *s, revops_log_level *out);
  * "daemon", "user", "local0".."local7". */
 void log_set_output(int to_syslog, int facility);
 int log_facility_parse(const char *s, int *facility);
+void log_after_fork(void);
 /* Called with before=1 just before a line is written to stderr and with 0
  * just after (progress.c erases its status line and redraws it). */
 void log_set_stderr_hook(void (*hook)(int before));
@@ -642,6 +643,7 @@ void metrics_set_pipeline(const char *pipeline, double next_fire_unix, int runni
  * ("revops_config_reloads_total", "result", "ok"|"failed"),
  * ("revops_scheduled_skips_total", "pipeline", p), ("revops_missed_fires_total", "pipeline", p). */
 void metrics_inc(const char *name, const char *label_name, const char *label_value);
+void metrics_add(const char *name, const char *label_name, const char *label_value, double n);  /* += n */
 char *metrics_render(void);                                 /* Prometheus text format 0.0.4, malloc'd */
 
 /* ----------------------------------------------------------- httpd.c -- */
@@ -850,6 +852,7 @@ typedef struct sched_entry {
     unsigned long skipped;       /* fires skipped because the pipeline was busy */
     unsigned long runs;          /* runs started (the daemon counts) */
     sched_fire waiting_fire;     /* the fire a waiting entry will start with */
+    int counted;                 /* missed_count went into the metrics */
 } sched_entry;
 typedef struct sched {
     sched_entry *v;

@@ -20,7 +20,9 @@
 #include "config.h"
 #include "core.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -218,6 +220,10 @@ static void log_schedule(daemon_state *d)
         sched_entry *e = &d->sch.v[i];
         char next[32];
         iso_time((double)e->next, next, sizeof next);
+        if (e->missed_count && !e->counted) {
+            metrics_add("revops_missed_fires_total", "pipeline", e->pipeline, (double)e->missed_count);
+            e->counted = 1;
+        }
         if (e->missed_count && !e->catch_up && e->next)
             log_warn("pipeline '%s' missed %lu run%s while the daemon was down (last at %ld); missed = skip", e->pipeline,
                      e->missed_count, e->missed_count == 1 ? "" : "s", (long)e->missed_latest);
@@ -277,6 +283,24 @@ static sigset_t handled_signals(void)
     return set;
 }
 
+/* Sockets the parent had open at fork() (an HTTP scrape in progress, the
+ * listening socket) would otherwise stay open until the run ends: a client
+ * would wait on it, a restarted daemon could not bind its port. */
+static void close_inherited_sockets(int keep)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    if (!dir) return;
+    int dfd = dirfd(dir);
+    struct dirent *de;
+    while ((de = readdir(dir))) {
+        int fd = atoi(de->d_name);
+        struct stat st;
+        if (fd <= 2 || fd == keep || fd == dfd || fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
+        close(fd);
+    }
+    closedir(dir);
+}
+
 static void child_main(daemon_state *d, conf_pipeline *p, const sched_fire *f, int wfd)
 {
     /* The child keeps none of the parent's event sources. */
@@ -284,6 +308,8 @@ static void child_main(daemon_state *d, conf_pipeline *p, const sched_fire *f, i
     for (size_t i = 0; i < d->nkids; i++)
         if (d->kids[i].fd >= 0) close(d->kids[i].fd);
     if (d->http) httpd_close_after_fork(d->http);
+    log_after_fork();
+    close_inherited_sockets(wfd);
     sigset_t set = handled_signals();
     signal(SIGHUP, SIG_IGN);
     signal(SIGCHLD, SIG_DFL);
@@ -377,7 +403,16 @@ static void finish_child(daemon_state *d, size_t i)
     } else if (WIFSIGNALED(k->status)) {
         log_error("pipeline '%s': run killed by signal %d (%s); its outbox rows stay pending for the next run", k->pipeline,
                   WTERMSIG(k->status), strsignal(WTERMSIG(k->status)));
-        metrics_inc("revops_runs_crashed_total", "pipeline", k->pipeline);
+        /* No record came: count it as a run with status "killed", so a
+         * crashing pipeline shows in revops_runs_total{status="killed"}. */
+        if (!rec) {
+            json_object *r = json_object_new_object();
+            json_object_object_add(r, "pipeline", json_object_new_string(k->pipeline));
+            json_object_object_add(r, "status", json_object_new_string("killed"));
+            json_object_object_add(r, "seconds", json_number(dnow(d) - k->started, 3));
+            metrics_observe_run(r);
+            json_object_put(r);
+        }
     }
     json_object_put(rec);
     sched_entry *e = sched_find(&d->sch, k->pipeline);

@@ -16,7 +16,7 @@
 static revops_log_level cur_level = REVOPS_LOG_INFO;
 static log_format cur_format = LOG_FORMAT_TEXT;
 static _Thread_local char ctx_session[128], ctx_pipeline[128], ctx_step[32];
-static int use_syslog;
+static int use_syslog, syslog_facility = LOG_DAEMON;
 static void (*stderr_hook)(int before);
 
 static const char *level_names[] = { "error", "warn", "info", "debug" };
@@ -45,9 +45,20 @@ int log_level_parse(const char *s, revops_log_level *out)
 
 void log_set_output(int to_syslog, int facility)
 {
+    syslog_facility = facility;
     if (to_syslog && !use_syslog) openlog("revops", LOG_PID, facility);
     if (!to_syslog && use_syslog) closelog();
     use_syslog = to_syslog;
+}
+
+/* In a forked child, before it closes inherited sockets: syslog's socket
+ * must be closed through closelog(), or glibc would later send to (and on
+ * error close) whatever file reuses that descriptor number. */
+void log_after_fork(void)
+{
+    if (!use_syslog) return;
+    closelog();
+    openlog("revops", LOG_PID, syslog_facility);
 }
 
 int log_facility_parse(const char *s, int *facility)

@@ -312,6 +312,11 @@ void metrics_set_pipeline(const char *pipeline, double next_fire_unix, int runni
 
 void metrics_inc(const char *name, const char *label_name, const char *label_value)
 {
+    metrics_add(name, label_name, label_value, 1);
+}
+
+void metrics_add(const char *name, const char *label_name, const char *label_value, double n)
+{
     for (size_t i = 0; i < sizeof event_families / sizeof event_families[0]; i++) {
         family *f = &fam[event_families[i]];
         if (strcmp(f->name, name)) continue;
@@ -321,7 +326,7 @@ void metrics_inc(const char *name, const char *label_name, const char *label_val
                      label_name ? label_name : "none");
             return;
         }
-        get(event_families[i], label_value, NULL, NULL)->value++;
+        get(event_families[i], label_value, NULL, NULL)->value += n;
         return;
     }
     log_warn("metrics: no counter named %s", name);

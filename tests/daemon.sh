@@ -71,6 +71,18 @@ likere() {
     if grep -qE -- "$2" "$1"; then echo "ok $tap_n - $3"
     else echo "not ok $tap_n - $3"; echo "#   wanted (ERE): $2"; sed 's/^/#   | /' "$1" | tail -20; tap_failed=$((tap_failed + 1)); fi
 }
+# metric FILE NAME LABEL=VALUE: the sample's value as prometheus_client parses it.
+metric() {
+    "$PYTHON" - "$@" <<'PY'
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+f, name, label = sys.argv[1], sys.argv[2], sys.argv[3]
+k, v = label.split("=", 1)
+vals = [s.value for fam in text_string_to_metric_families(open(f).read()) for s in fam.samples
+        if s.name == name and s.labels.get(k) == v]
+print(vals[0] if vals else "absent")
+PY
+}
 runs_json() { "$REVOPS" runs -c "$1" -n 1000 --format json 2>/dev/null; }
 
 # ---------------------------------------------------------------- 1. runs on schedule
@@ -162,6 +174,11 @@ likere "$TMP/d1.after" "pipeline 'every_five': run started \\(process [0-9]+\\) 
 fetch "http://127.0.0.1:$HTTP_PORT/healthz" "$TMP/health3.json" > /dev/null
 is "$(jget "$TMP/health3.json" '(d["last_reload"]["ok"], [p["pipeline"] for p in d["pipelines"]])')" "(True, ['every_five'])" \
     "/healthz shows the new schedule"
+fetch "http://127.0.0.1:$HTTP_PORT/metrics" "$TMP/metrics2.txt" > /dev/null
+is "$(metric "$TMP/metrics2.txt" revops_config_reloads_total result=failed) $(metric "$TMP/metrics2.txt" revops_config_reloads_total result=ok)" \
+    "1.0 1.0" "/metrics counts one failed and one good reload"
+ok "$([ "$(metric "$TMP/metrics2.txt" revops_next_fire_timestamp_seconds pipeline=every_five)" != absent ]; echo $?)" \
+    "/metrics has the next fire time of the new pipeline"
 
 # ------------------------------------------------------------------ 3. SIGTERM
 kill -TERM "$DPID"
@@ -183,6 +200,9 @@ for _ in $(seq 100); do [ "$(grep -c "pipeline 'slow': run started" "$TMP/d2.log
 code=$?
 is "$code" 75 "a manual run of a pipeline the daemon is running exits 75"
 likere "$TMP/manual.err" "pipeline 'slow' is already running \\(process [0-9]+\\) on state_dir $TMP/state" "and names the process"
+fetch "http://127.0.0.1:$HTTP_PORT/metrics" "$TMP/metrics3.txt" > /dev/null
+ok "$([ "$(metric "$TMP/metrics3.txt" revops_scheduled_skips_total pipeline=slow | cut -d. -f1)" -ge 1 ]; echo $?)" \
+    "/metrics counts the skipped fires"
 kill -TERM "$DPID"; wait "$DPID"
 runs_json "$TMP/b.conf" > "$TMP/runs2.json"
 is "$("$PYTHON" -c '
@@ -245,6 +265,8 @@ is "$(runs_json "$TMP/f.conf" | "$PYTHON" -c 'import json,sys; print(sorted(x.ge
 sed -i 's/missed = "run_once"/missed = "skip"/' "$TMP/f.conf"
 CLOCK=2026-06-01T09:30:00Z@1 start_daemon "$TMP/f.conf" "$TMP/d7.log"
 like "$TMP/d7.log" "pipeline 'hourly' missed 5 runs while the daemon was down" "missed = skip: the missed runs are counted"
+fetch "http://127.0.0.1:$HTTP_PORT/metrics" "$TMP/metrics4.txt" > /dev/null
+is "$(metric "$TMP/metrics4.txt" revops_missed_fires_total pipeline=hourly)" "5.0" "and /metrics has them"
 like "$TMP/d7.log" "next run 2026-06-01T10:00:00Z" "and the next run is the next hour"
 sleep 1
 unlike "$TMP/d7.log" "run started" "nothing runs at start"
