@@ -11,19 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-static int n_tests, n_failed;
-
-static void ok(int cond, const char *fmt, ...) REVOPS_PRINTF(2, 3);
-static void ok(int cond, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    printf("%s %d - ", cond ? "ok" : "not ok", ++n_tests);
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-    if (!cond) n_failed++;
-}
+#include "tap.h"
 
 #define MAXN 64
 

@@ -55,19 +55,7 @@
 #define SUITE_SERVICE "service"
 #define SUITE_DATE "20150830T123600Z"
 
-static int n_tests, n_failed;
-
-static void ok(int cond, const char *fmt, ...) REVOPS_PRINTF(2, 3);
-static void ok(int cond, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    printf("%s %d - ", cond ? "ok" : "not ok", ++n_tests);
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-    if (!cond) n_failed++;
-}
+#include "tap.h"
 
 static void skip(const char *reason, const char *fmt, ...) REVOPS_PRINTF(2, 3);
 static void skip(const char *reason, const char *fmt, ...)
