@@ -180,6 +180,10 @@ void secret_wipe_free(char *s);
 int64_t date_days(const char *iso);             /* INT64_MIN when invalid */
 void date_format(int64_t days, char out[11]);
 double clock_now(void);                         /* honours REVOPS_NOW */
+/* "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM:SS[Z]" (UTC) -> Unix seconds; -1 when
+ * it is not a date. */
+int utc_parse(const char *s, double *out);
+void utc_format(double t, char out[21]);        /* "YYYY-MM-DDTHH:MM:SSZ" */
 
 /* ---------------------------------------------------------- loader.c -- */
 typedef struct plugin_entry {
@@ -876,6 +880,9 @@ void sched_free(sched *s);
  * lock), or -1 with err naming the file and *holder the pid holding it
  * (0 when unknown).  wait: block until it is free. */
 int state_lock(const char *state_dir, const char *name, int wait, long *holder, char *err, size_t n);
+/* The run lock of one pipeline (state_dir/run-PIPELINE.lock), taken by every
+ * run and by `outbox --deliver`; -1 + err naming the holder when held. */
+int pipeline_lock(const revops_config *c, const char *pipeline, char *err, size_t n);
 void state_unlock(int fd);
 
 /* ----------------------------------------------------------- store.c -- */
@@ -938,6 +945,7 @@ int cmd_outbox(int argc, char **argv);
 int cli_usage_error(const char *fmt, ...) REVOPS_PRINTF(1, 2);
 const char *cli_default_config(void);
 revops_config *cli_load(const char *path, int *code);
+void cli_apply_logging(revops_config *c);
 void cli_stop_on_signals(void);
 int cmd_daemon(int argc, char **argv);   /* daemon.c */
 

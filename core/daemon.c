@@ -42,7 +42,6 @@ typedef struct child {
     pid_t pid;
     int fd;                    /* the run record arrives here; -1 once read to EOF */
     char *pipeline;
-    char *session;
     strbuf record;
     double started;            /* daemon clock */
     int exited, status;
@@ -83,11 +82,8 @@ static int clock_setup(daemon_state *d, char *err, size_t n)
     if (len >= sizeof iso) len = sizeof iso - 1;
     memcpy(iso, s, len);
     iso[len] = '\0';
-    int64_t days = date_days(iso);
-    int hh = 0, mm = 0, ss = 0;
-    if (strlen(iso) >= 19) sscanf(iso + 11, "%d:%d:%d", &hh, &mm, &ss);
-    double t = (double)days * 86400.0 + hh * 3600 + mm * 60 + ss;
-    if (days == INT64_MIN) {
+    double t;
+    if (utc_parse(iso, &t) < 0) {
         snprintf(err, n, "REVOPS_TEST_CLOCK '%s': expected ISO-8601 UTC time, optionally @SPEED", s);
         return -1;
     }
@@ -116,14 +112,6 @@ static int ms_until(const daemon_state *d, double t)
     if (secs <= 0) return 0;
     if (secs > 60) secs = 60;  /* re-check now and then: the wall clock may be set */
     return (int)(secs * 1000) + 1;
-}
-
-static void iso_time(double t, char *out, size_t n)
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 /* --------------------------------------------------------------- notify -- */
@@ -219,7 +207,7 @@ static void log_schedule(daemon_state *d)
     for (size_t i = 0; i < d->sch.n; i++) {
         sched_entry *e = &d->sch.v[i];
         char next[32];
-        iso_time((double)e->next, next, sizeof next);
+        utc_format((double)e->next, next);
         if (e->missed_count && !e->counted) {
             metrics_add("revops_missed_fires_total", "pipeline", e->pipeline, (double)e->missed_count);
             e->counted = 1;
@@ -253,7 +241,7 @@ static char *health(void *arg, int *status)
         sched_entry *e = &d->sch.v[i];
         json_object *p = json_object_new_object();
         char next[32];
-        iso_time((double)e->next, next, sizeof next);
+        utc_format((double)e->next, next);
         json_object_object_add(p, "pipeline", json_object_new_string(e->pipeline));
         json_object_object_add(p, "schedule", json_object_new_string(e->cron));
         json_object_object_add(p, "timezone", json_object_new_string(e->tz ? e->tz : "UTC"));
@@ -319,7 +307,7 @@ static void child_main(daemon_state *d, conf_pipeline *p, const sched_fire *f, i
     session_id_default(def, sizeof def);
     snprintf(sid, sizeof sid, "%s_%s", def, p->name);
     run_options o = { sid, f->catch_up ? "catch-up" : "scheduled", 0, -1, NULL, NULL, NULL };
-    iso_time((double)f->scheduled, when, sizeof when);
+    utc_format((double)f->scheduled, when);
     run_result r;
     int code = run_pipeline(d->cfg, p, &o, &r);
     json_object *rec = run_result_json(&r, 0);
@@ -376,14 +364,9 @@ static void start_run(daemon_state *d, sched_entry *e, const sched_fire *f)
     e->runs++;
     metrics_set_pipeline(e->pipeline, (double)e->next, 1);
     char when[32];
-    iso_time((double)f->scheduled, when, sizeof when);
+    utc_format((double)f->scheduled, when);
     log_info("pipeline '%s': run started (process %ld) for %s%s", p->name, (long)pid, when,
              f->catch_up ? ", catching up after downtime (missed = run_once)" : "");
-}
-
-static size_t running_count(const daemon_state *d)
-{
-    return d->nkids;
 }
 
 /* A finished child: its record into the metrics, its entry free again. */
@@ -421,7 +404,6 @@ static void finish_child(daemon_state *d, size_t i)
         metrics_set_pipeline(e->pipeline, (double)e->next, 0);
     }
     free(k->pipeline);
-    free(k->session);
     sb_free(&k->record);
     d->kids[i] = d->kids[--d->nkids];
 }
@@ -482,15 +464,6 @@ static void log_diag_lines(const diag *dg)
     free(buf);
 }
 
-static void apply_logging(const revops_config *c)
-{
-    revops_log_level lvl = c->log_level;
-    const char *env = getenv("REVOPS_LOG_LEVEL");
-    if (env) log_level_parse(env, &lvl);
-    log_setup(lvl, c->log_format);
-    log_set_output(c->log_output == LOG_TO_SYSLOG, c->log_facility);
-}
-
 static void reload(daemon_state *d)
 {
     sd_notify_msg("RELOADING=1");
@@ -526,7 +499,7 @@ static void reload(daemon_state *d)
     d->sch = ns;
     config_free(d->cfg);
     d->cfg = nc;
-    apply_logging(nc);
+    cli_apply_logging(nc);
     d->reload_failed = 0;
     d->reload_error[0] = '\0';
     d->reloaded_at = (time_t)clock_now();
@@ -553,7 +526,7 @@ static void handle_fires(daemon_state *d)
             metrics_inc("revops_scheduled_skips_total", "pipeline", e->pipeline);
             continue;
         }
-        if (running_count(d) >= (size_t)d->cfg->daemon.max_running) {
+        if (d->nkids >= (size_t)d->cfg->daemon.max_running) {
             e->waiting = 1;
             e->waiting_fire = fires[i];
             log_info("pipeline '%s': waiting for a free slot (daemon.max_running = %d runs at once)", e->pipeline,
@@ -564,7 +537,7 @@ static void handle_fires(daemon_state *d)
     }
     free(fires);
     /* Waiting fires take the slots that freed up, in schedule order. */
-    for (size_t i = 0; i < d->sch.n && running_count(d) < (size_t)d->cfg->daemon.max_running; i++) {
+    for (size_t i = 0; i < d->sch.n && d->nkids < (size_t)d->cfg->daemon.max_running; i++) {
         sched_entry *e = &d->sch.v[i];
         if (e->waiting && !e->running) start_run(d, e, &e->waiting_fire);
     }
@@ -710,7 +683,7 @@ int cmd_daemon(int argc, char **argv)
         }
     }
     char now[32];
-    iso_time(dnow(&d), now, sizeof now);
+    utc_format(dnow(&d), now);
     log_info("daemon started (process %ld): %s, state_dir %s, %zu scheduled pipeline%s%s%s%s", (long)getpid(), path,
              d.cfg->state_dir, d.sch.n, d.sch.n == 1 ? "" : "s", d.http ? ", HTTP on " : "", d.http ? d.cfg->daemon.listen : "",
              d.clock_speed > 0 ? ", test clock" : "");

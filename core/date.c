@@ -60,19 +60,31 @@ void date_format(int64_t z, char out[11])
     out[10] = '\0';
 }
 
+int utc_parse(const char *s, double *out)
+{
+    int64_t days = date_days(s);
+    if (days == INT64_MIN) return -1;
+    int hh = 0, mm = 0, ss = 0;
+    if (strlen(s) >= 19) sscanf(s + 11, "%d:%d:%d", &hh, &mm, &ss);
+    *out = (double)days * 86400.0 + hh * 3600 + mm * 60 + ss;
+    return 0;
+}
+
+void utc_format(double t, char out[21])
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
 /* REVOPS_NOW fixes the clock for tests and reproducible demos:
  * "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM:SS" (UTC). */
 double clock_now(void)
 {
     const char *fixed = getenv("REVOPS_NOW");
-    if (fixed && *fixed) {
-        int64_t days = date_days(fixed);
-        if (days != INT64_MIN) {
-            int hh = 0, mm = 0, ss = 0;
-            if (strlen(fixed) >= 19) sscanf(fixed + 11, "%d:%d:%d", &hh, &mm, &ss);
-            return (double)days * 86400.0 + hh * 3600 + mm * 60 + ss;
-        }
-    }
+    double t;
+    if (fixed && *fixed && utc_parse(fixed, &t) == 0) return t;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;

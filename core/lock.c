@@ -51,6 +51,20 @@ int state_lock(const char *state_dir, const char *name, int wait, long *holder, 
     return fd;
 }
 
+int pipeline_lock(const revops_config *c, const char *pipeline, char *err, size_t n)
+{
+    char *name = xasprintf("run-%s.lock", pipeline), lerr[600];
+    long holder = 0;
+    int fd = state_lock(c->state_dir, name, 0, &holder, lerr, sizeof lerr);
+    free(name);
+    if (fd >= 0) return fd;
+    if (holder)
+        snprintf(err, n, "pipeline '%s' is already running (process %ld) on state_dir %s", pipeline, holder, c->state_dir);
+    else
+        snprintf(err, n, "pipeline '%s': %s", pipeline, lerr);
+    return -1;
+}
+
 void state_unlock(int fd)
 {
     if (fd >= 0) close(fd);  /* closing the last descriptor releases the flock */

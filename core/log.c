@@ -134,8 +134,7 @@ void log_vmsg(revops_log_level level, const char *who, const char *fmt, va_list 
         else fprintf(stderr, "%s\n", line);
         json_object_put(o);
     } else {
-        /* One write per line, so lines of parallel workers never interleave;
-         * syslog stamps its own time. */
+        /* One write per line, so lines of parallel workers never interleave. */
         char *line = xasprintf("%s%s%s%s%s%s%s", ctx_pipeline, ctx_pipeline[0] ? "/" : "",
                                ctx_pipeline[0] ? (ctx_step[0] ? ctx_step : "-") : "", ctx_pipeline[0] ? " " : "",
                                who ? "[" : "", who ? who : "", who ? "] " : "");

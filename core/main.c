@@ -72,6 +72,16 @@ const char *cli_default_config(void)
     return env && *env ? env : REVOPS_CONFIG_FILE;
 }
 
+/* The file's log settings; REVOPS_LOG_LEVEL, when set, overrides its
+ * log.level.  At load, and again when the daemon reloads. */
+void cli_apply_logging(revops_config *c)
+{
+    const char *env = getenv("REVOPS_LOG_LEVEL");
+    if (env) log_level_parse(env, &c->log_level);
+    log_setup(c->log_level, c->log_format);
+    log_set_output(c->log_output == LOG_TO_SYSLOG, c->log_facility);
+}
+
 revops_config *cli_load(const char *path, int *code)
 {
     diag *d = diag_new();
@@ -80,11 +90,7 @@ revops_config *cli_load(const char *path, int *code)
         diag_print(d, stderr);
         fprintf(stderr, "revops: %zu error%s in %s\n", diag_count(d), diag_count(d) == 1 ? "" : "s", path);
     } else {
-        /* REVOPS_LOG_LEVEL, when set, overrides the file's log.level. */
-        const char *env = getenv("REVOPS_LOG_LEVEL");
-        if (env) log_level_parse(env, &c->log_level);
-        log_setup(c->log_level, c->log_format);
-        log_set_output(c->log_output == LOG_TO_SYSLOG, c->log_facility);
+        cli_apply_logging(c);
     }
     diag_free(d);
     return c;

@@ -197,13 +197,8 @@ static double started_unix(json_object *rec)
     if (x && (json_object_is_type(x, json_type_double) || json_object_is_type(x, json_type_int)))
         return json_object_get_double(x);
     const char *s = x && json_object_is_type(x, json_type_string) ? json_object_get_string(x) : NULL;
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
-        return -1;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    return (double)timegm(&tm);
+    double t;
+    return s && utc_parse(s, &t) == 0 ? t : -1;
 }
 
 /* Tokens, calls and HTTP retries of one model session (model_session_json):

@@ -1092,17 +1092,9 @@ int run_pipeline(revops_config *c, conf_pipeline *p, const run_options *o, run_r
      * rows.  A dry run writes nothing and needs no lock. */
     int lock_fd = -1;
     if (!o->dry_run) {
-        char *name = xasprintf("run-%s.lock", p->name), lerr[600];
-        long holder = 0;
-        lock_fd = state_lock(c->state_dir, name, 0, &holder, lerr, sizeof lerr);
-        free(name);
+        lock_fd = pipeline_lock(c, p->name, r->error, sizeof r->error);
         if (lock_fd < 0) {
             r->status = "busy";
-            if (holder)
-                snprintf(r->error, sizeof r->error, "pipeline '%s' is already running (process %ld) on state_dir %s", p->name,
-                         holder, c->state_dir);
-            else
-                snprintf(r->error, sizeof r->error, "pipeline '%s': %s", p->name, lerr);
             log_set_context(r->session_id, r->pipeline, NULL);
             log_error("run not started: %s", r->error);
             log_set_context(NULL, NULL, NULL);
@@ -1208,11 +1200,8 @@ json_object *run_result_json(const run_result *r, int with_findings)
     json_object_object_add(o, "error", r->error[0] ? json_object_new_string(r->error) : NULL);
     json_object_object_add(o, "dry_run", json_object_new_boolean(r->dry_run));
     json_object_object_add(o, "partial", json_object_new_boolean(r->partial));
-    char ts[32];
-    time_t t = (time_t)r->started_at;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char ts[21];
+    utc_format(r->started_at, ts);
     json_object_object_add(o, "started_at", json_object_new_string(ts));
     json_object_object_add(o, "seconds", num3(r->seconds));
     json_object *steps = json_object_new_object();

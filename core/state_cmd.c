@@ -15,14 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static void fmt_time(double t, char *out, size_t n)
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static const char *col(sqlite3_stmt *st, int i)
 {
     const unsigned char *v = sqlite3_column_text(st, i);
@@ -186,7 +178,7 @@ int cmd_runs(int argc, char **argv)
             continue;
         }
         char when[32], prio[48], tok[48];
-        fmt_time(sqlite3_column_double(st, 4), when, sizeof when);
+        utc_format(sqlite3_column_double(st, 4), when);
         snprintf(prio, sizeof prio, "%d/%d/%d/%d", sqlite3_column_int(st, 10), sqlite3_column_int(st, 11),
                  sqlite3_column_int(st, 12), sqlite3_column_int(st, 13));
         snprintf(tok, sizeof tok, "%lld/%lld", (long long)sqlite3_column_int64(st, 17), (long long)sqlite3_column_int64(st, 18));
@@ -247,7 +239,7 @@ int cmd_findings(int argc, char **argv)
             continue;
         }
         char when[32];
-        fmt_time(sqlite3_column_double(st, 12), when, sizeof when);
+        utc_format(sqlite3_column_double(st, 12), when);
         printf("%-8s %5.2f  %-3s %-20s %-24.24s %-7s %-20s %5d  %s\n", col(st, 7), sqlite3_column_double(st, 8), col(st, 2),
                col(st, 3), col(st, 4), col(st, 10), when, sqlite3_column_int(st, 13), col(st, 9));
     }
@@ -292,16 +284,10 @@ int cmd_outbox(int argc, char **argv)
         int *locks = xcalloc(c->npipelines ? c->npipelines : 1, sizeof *locks);
         size_t held = 0;
         for (; !a.dry_run && held < c->npipelines; held++) {
-            char *name = xasprintf("run-%s.lock", c->pipelines[held].name), lerr[600];
-            long holder = 0;
-            locks[held] = state_lock(c->state_dir, name, 0, &holder, lerr, sizeof lerr);
-            free(name);
+            char lerr[1024];
+            locks[held] = pipeline_lock(c, c->pipelines[held].name, lerr, sizeof lerr);
             if (locks[held] < 0) {
-                if (holder)
-                    fprintf(stderr, "revops: pipeline '%s' is running (process %ld); deliver again when it has finished\n",
-                            c->pipelines[held].name, holder);
-                else
-                    fprintf(stderr, "revops: %s\n", lerr);
+                fprintf(stderr, "revops: %s; deliver again when it has finished\n", lerr);
                 while (held--) state_unlock(locks[held]);
                 free(locks);
                 config_free(c);

@@ -27,10 +27,9 @@ static void ok(int cond, const char *fmt, const char *detail)
 
 static time_t at(const char *iso)
 {
-    int64_t days = date_days(iso);
-    int hh = 0, mm = 0, ss = 0;
-    sscanf(iso + 11, "%d:%d:%d", &hh, &mm, &ss);
-    return (time_t)(days * 86400 + hh * 3600 + mm * 60 + ss);
+    double t = 0;
+    utc_parse(iso, &t);
+    return (time_t)t;
 }
 
 static void iso(time_t t, char *out, size_t n)
